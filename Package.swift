@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Partnerline",
+    products: [
+        .executable(name: "partnerline-server", targets: ["partnerline-server"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // The system OpenSSL 3 (libssl-dev), plus shim.h for the macros Swift cannot import.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        // Line framing, command grammar, reply/event encoding, names. No I/O.
+        .target(name: "PartnerlineProtocol"),
+        // The domain: accounts, clusters, rooms, events; state = fold(events). No I/O.
+        .target(name: "PartnerlineCore", dependencies: ["PartnerlineProtocol"]),
+        // Journal files: record codec with checksums and a hash chain, recovery, group commit.
+        .target(name: "PartnerlineStore", dependencies: ["COpenSSL"]),
+        // OpenSSL + Dispatch: TLS context, listener, connections, a blocking client.
+        .target(name: "PartnerlineTransport", dependencies: ["COpenSSL"]),
+        // The service: config, sessions, command dispatch, cluster shards, fan-out.
+        .target(
+            name: "PartnerlineServer",
+            dependencies: [
+                "PartnerlineProtocol", "PartnerlineCore", "PartnerlineStore", "PartnerlineTransport", "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "partnerline-server",
+            dependencies: [
+                "PartnerlineServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
+        .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),
+        .testTarget(name: "PartnerlineStoreTests", dependencies: ["PartnerlineStore"]),
+        .testTarget(name: "PartnerlineTransportTests", dependencies: ["PartnerlineTransport"]),
+        .testTarget(
+            name: "PartnerlineServerTests",
+            dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "partnerline-server"]
+        ),
+    ]
+)
