@@ -1,0 +1,14 @@
+/// What an account may do. Facilitators are per cluster in a later issue; for now a role is per account.
+public enum Role: String, Sendable, Codable, CaseIterable {
+    case member, facilitator, bot, admin
+}
+
+/// Who may create accounts, from the server config.
+public enum RegistrationPolicy: String, Sendable, Codable, CaseIterable {
+    /// Anyone may REGISTER (the local demo).
+    case open
+    /// REGISTER needs `invite=<code>`; each code is single use.
+    case invite
+    /// No new accounts over the wire.
+    case closed
+}

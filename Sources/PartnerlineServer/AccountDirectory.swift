@@ -1,0 +1,115 @@
+import Dispatch
+import Foundation
+import PartnerlineCore
+import PartnerlineProtocol
+import PartnerlineStore
+
+/// Accounts and the server-wide journal they live in, confined to one serial queue.
+/// Password hashing runs on the hashing pool, never on this queue or an I/O queue.
+final class AccountDirectory: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "partnerline.accounts")
+    private var registry: AccountRegistry
+    private let journal: Journal
+    private let hasher: PasswordHasher
+    private let pool: HashingPool
+    private let policy: RegistrationPolicy
+    private let inviteCodes: Set<String>
+    /// Names and invite codes of registrations between their check and their durable append,
+    /// so two concurrent REGISTERs cannot both take the same name or code.
+    private var reservedNames: Set<String> = []
+    private var reservedInvites: Set<String> = []
+    /// A dummy hash verified for unknown accounts, so a LOGIN takes as long whether or not the account exists.
+    private let dummyHash: String
+
+    /// Organisation names for WHO, readable from any queue.
+    private let organisationsLock = NSLock()
+    private var organisations: [String: String] = [:]
+
+    init(registry: AccountRegistry, journal: Journal, hasher: PasswordHasher, pool: HashingPool,
+         policy: RegistrationPolicy, inviteCodes: [String]) {
+        self.registry = registry
+        self.journal = journal
+        self.hasher = hasher
+        self.pool = pool
+        self.policy = policy
+        self.inviteCodes = Set(inviteCodes)
+        dummyHash = hasher.hash(password: "partnerline-dummy-password") ?? ""
+        organisations = registry.accounts.mapValues(\.organisation)
+    }
+
+    var accountCount: Int { queue.sync { registry.accounts.count } }
+
+    func organisation(of account: String) -> String {
+        organisationsLock.lock()
+        defer { organisationsLock.unlock() }
+        return organisations[account] ?? ""
+    }
+
+    func register(account: String, password: String, organisation: String?, invite: String?,
+                  completion: @escaping @Sendable (Result<Account, DomainError>) -> Void) {
+        queue.async { [self] in
+            if let refusal = registry.checkRegistration(account: account, password: password, organisation: organisation,
+                                                         invite: invite, policy: policy, inviteCodes: inviteCodes) {
+                return completion(.failure(refusal))
+            }
+            if reservedNames.contains(account) {
+                return completion(.failure(DomainError(.accountExists, "account \(account) already exists")))
+            }
+            let usedInvite = policy == .invite ? invite : nil
+            if let usedInvite, reservedInvites.contains(usedInvite) {
+                return completion(.failure(DomainError(.registrationClosed, "that invite code is not valid or was already used")))
+            }
+            reservedNames.insert(account)
+            if let usedInvite { reservedInvites.insert(usedInvite) }
+            let hasher = self.hasher
+            pool.run { [self] in
+                let hash = hasher.hash(password: password)
+                queue.async { [self] in
+                    guard let hash else {
+                        release(account, usedInvite)
+                        return completion(.failure(DomainError(.internal, "could not hash the password")))
+                    }
+                    let record = Account(name: account, organisation: organisation ?? account, role: .member,
+                                         passwordHash: hash, createdMillis: Timestamp.nowMillis())
+                    let payload = JournalEntryCodec.encode(.accountRegistered(record, invite: usedInvite))
+                    journal.append(payload) { [self] result in
+                        queue.async { [self] in
+                            release(account, usedInvite)
+                            switch result {
+                            case .success:
+                                // Folding our own record cannot fail: the name was checked and reserved.
+                                try? registry.apply(.accountRegistered(record, invite: usedInvite))
+                                organisationsLock.lock()
+                                organisations[account] = record.organisation
+                                organisationsLock.unlock()
+                                completion(.success(record))
+                            case .failure(let error):
+                                completion(.failure(DomainError(.storage, "the account could not be stored: \(error)")))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func login(account: String, password: String, completion: @escaping @Sendable (Result<Account, DomainError>) -> Void) {
+        queue.async { [self] in
+            let found = registry.account(named: account)
+            let stored = found?.passwordHash ?? dummyHash
+            pool.run {
+                let matches = PasswordHasher.verify(password: password, against: stored)
+                if let found, matches {
+                    completion(.success(found))
+                } else {
+                    completion(.failure(DomainError(.authFailed, "wrong account or password")))
+                }
+            }
+        }
+    }
+
+    private func release(_ account: String, _ invite: String?) {
+        reservedNames.remove(account)
+        if let invite { reservedInvites.remove(invite) }
+    }
+}

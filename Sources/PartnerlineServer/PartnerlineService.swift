@@ -1,0 +1,150 @@
+import Dispatch
+import Foundation
+import Logging
+import PartnerlineCore
+import PartnerlineProtocol
+import PartnerlineStore
+import PartnerlineTransport
+
+/// The running server: journals replayed into state, TLS (and optional plaintext) listeners,
+/// sessions, and an orderly shutdown.
+public final class PartnerlineService: @unchecked Sendable {
+    public struct Endpoints: Sendable {
+        public var tls: (host: String, port: Int)
+        public var plain: (host: String, port: Int)?
+
+        /// The line printed once the server accepts connections.
+        public var listeningLine: String {
+            var line = "listening tls=\(Self.format(tls))"
+            if let plain { line += " plain=\(Self.format(plain))" }
+            return line
+        }
+
+        private static func format(_ endpoint: (host: String, port: Int)) -> String {
+            endpoint.host.contains(":") ? "[\(endpoint.host)]:\(endpoint.port)" : "\(endpoint.host):\(endpoint.port)"
+        }
+    }
+
+    private let config: ServerConfig
+    private let log: Logger
+    private let registry = SessionRegistry()
+    private var context: ServiceContext?
+    private var listeners: [Listener] = []
+    private var accountJournal: Journal?
+    private var clusterJournals: [Journal] = []
+    /// Whether a plaintext peer may send credentials. Loopback only; tests replace it to see the
+    /// refusal without a second host.
+    var peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool = { $0.isLoopback }
+
+    public init(config: ServerConfig, logger: Logger) {
+        self.config = config
+        log = logger
+    }
+
+    /// Replays the journals, loads or makes the certificate and starts listening.
+    public func start() throws -> Endpoints {
+        TransportSetup.ignoreSIGPIPE()
+        let fileLimit = TransportSetup.raiseOpenFileLimit()
+        log.info("open file limit \(fileLimit): about \(max(0, fileLimit - 64)) connections")
+
+        let dataDir = config.dataDir
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
+                                     maxBatchRecords: config.journal.maxBatchRecords)
+
+        var registry = AccountRegistry()
+        let (accountJournal, accountReport) = try Journal.open(directory: "\(dataDir)/accounts", options: options) { payload in
+            try registry.apply(JournalEntryCodec.decode(payload))
+        }
+        report(accountReport, journal: "accounts")
+        self.accountJournal = accountJournal
+
+        var shards: [ClusterShard] = []
+        for definition in config.clusterDefinitions {
+            var state = ClusterState(definition: definition)
+            let (journal, recovery) = try Journal.open(directory: "\(dataDir)/clusters/\(definition.name)", options: options) { payload in
+                try state.apply(JournalEntryCodec.decode(payload))
+            }
+            report(recovery, journal: definition.name)
+            clusterJournals.append(journal)
+            shards.append(ClusterShard(state: state, journal: journal))
+        }
+
+        let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
+        let accounts = AccountDirectory(registry: registry, journal: accountJournal, hasher: hasher,
+                                        pool: HashingPool(threads: config.passwords.hashingThreads),
+                                        policy: config.registration.policy, inviteCodes: config.registration.inviteCodes)
+        let context = ServiceContext(config: config, accounts: accounts, shards: shards, log: log, registry: self.registry,
+                                     peerIsTrustedForPlaintext: peerIsTrustedForPlaintext)
+        self.context = context
+        log.info("loaded \(registry.accounts.count) accounts and \(shards.count) clusters; registration is \(config.registration.policy.rawValue)")
+
+        let tlsContext = try loadCertificate()
+        let queues = IOQueuePool()
+        let onConnection: @Sendable (Connection) -> Void = { [registry = self.registry] connection in
+            let session = Session(connection: connection, service: context)
+            connection.handler = session
+            registry.add(session)
+            connection.start()
+        }
+        let tlsListener = try Listener(host: config.listen.host, port: config.listen.tlsPort, tls: tlsContext, queues: queues,
+                                       maxOutboundBytes: config.limits.maxOutboundBytes, onConnection: onConnection)
+        listeners.append(tlsListener)
+        var endpoints = Endpoints(tls: (tlsListener.localHost, tlsListener.localPort), plain: nil)
+        if let plainPort = config.listen.plainPort {
+            let plain = try Listener(host: config.listen.plainHost, port: plainPort, tls: nil, queues: queues,
+                                     maxOutboundBytes: config.limits.maxOutboundBytes, onConnection: onConnection)
+            listeners.append(plain)
+            endpoints.plain = (plain.localHost, plain.localPort)
+            log.notice("plaintext listener on \(plain.localHost):\(plain.localPort); LOGIN and REGISTER over it only from loopback")
+        }
+        for listener in listeners { listener.start() }
+        return endpoints
+    }
+
+    /// Stops accepting, lets writes in progress finish and be answered, says `BYE SHUTDOWN`
+    /// to every client, and closes the journals. Blocks until done (or a few seconds at most
+    /// for clients that do not read their goodbye).
+    public func shutdown() {
+        for listener in listeners { listener.stop() }
+        let sessions = registry.all
+        for session in sessions { session.stopTakingCommands() }
+        context?.shards.forEach { $0.drain() }
+        accountJournal?.flush()
+        for session in sessions {
+            session.onQueue { session.disconnect(code: "SHUTDOWN", text: "the server is shutting down") }
+        }
+        let gone = DispatchSemaphore(value: 0)
+        registry.whenEmpty { gone.signal() }
+        if gone.wait(timeout: .now() + .seconds(3)) == .timedOut {
+            log.warning("some clients did not take their BYE within 3 s; closing anyway")
+        }
+        clusterJournals.forEach { $0.close() }
+        accountJournal?.close()
+        log.info("journals flushed; stopped")
+    }
+
+    private func report(_ recovery: RecoveryReport, journal: String) {
+        if let file = recovery.truncatedFile {
+            log.warning("journal \(journal): cut a torn tail of \(recovery.truncatedBytes) bytes at offset \(recovery.truncatedAtOffset ?? 0) of \(file): \(recovery.reason ?? "incomplete record"); every record before it is kept")
+        }
+        log.info("journal \(journal): \(recovery.records) records, head \(recovery.headHashHex.prefix(16))")
+    }
+
+    private func loadCertificate() throws -> TLSServerContext {
+        if let certificate = config.tls.certificate, let key = config.tls.privateKey {
+            return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key)
+        }
+        let certificate = "\(config.dataDir)/tls/self-signed.crt"
+        let key = "\(config.dataDir)/tls/self-signed.key"
+        if !FileManager.default.fileExists(atPath: certificate) || !FileManager.default.fileExists(atPath: key) {
+            try CertificateFactory.makeSelfSigned(commonName: config.serverName,
+                                                  subjectAltNames: ["localhost", "127.0.0.1", "::1"], days: 825,
+                                                  certificatePath: certificate, privateKeyPath: key)
+            log.notice("no certificate configured: made a self-signed one at \(certificate) (key \(key)); set tls.certificate and tls.private_key for a real deployment")
+        } else {
+            log.notice("no certificate configured: using the self-signed one at \(certificate)")
+        }
+        return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key)
+    }
+}

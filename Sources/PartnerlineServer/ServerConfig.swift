@@ -1,0 +1,269 @@
+import Foundation
+import PartnerlineCore
+import PartnerlineProtocol
+import PartnerlineStore
+import Yams
+
+/// The server's settings, read from a YAML file (Config/partnerline.yaml documents every key).
+/// Missing keys take the defaults below; command-line flags override the file.
+public struct ServerConfig: Sendable, Codable, Equatable {
+    public struct Listen: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            host = try c.decodeIfPresent(type(of: host).self, forKey: .host) ?? host
+            tlsPort = try c.decodeIfPresent(type(of: tlsPort).self, forKey: .tlsPort) ?? tlsPort
+            plainPort = try c.decodeIfPresent(Int.self, forKey: .plainPort) ?? nil
+            plainHost = try c.decodeIfPresent(type(of: plainHost).self, forKey: .plainHost) ?? plainHost
+        }
+
+        /// TLS listener address: numeric IPv4/IPv6 or a name; "::" is dual-stack.
+        public var host: String = "127.0.0.1"
+        public var tlsPort: Int = 7443
+        /// Plaintext listener for netcat: off when nil. Loopback unless plainHost is set explicitly.
+        public var plainPort: Int?
+        public var plainHost: String = "127.0.0.1"
+
+        enum CodingKeys: String, CodingKey {
+            case host, tlsPort = "tls_port", plainPort = "plain_port", plainHost = "plain_host"
+        }
+    }
+
+    public struct TLS: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            certificate = try c.decodeIfPresent(String.self, forKey: .certificate) ?? nil
+            privateKey = try c.decodeIfPresent(String.self, forKey: .privateKey) ?? nil
+        }
+
+        /// PEM certificate chain and key. When both are nil the server makes a self-signed pair under
+        /// `<data_dir>/tls/` on first start and reuses it afterwards.
+        public var certificate: String?
+        public var privateKey: String?
+
+        enum CodingKeys: String, CodingKey { case certificate, privateKey = "private_key" }
+    }
+
+    public struct Registration: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            policy = try c.decodeIfPresent(type(of: policy).self, forKey: .policy) ?? policy
+            inviteCodes = try c.decodeIfPresent(type(of: inviteCodes).self, forKey: .inviteCodes) ?? inviteCodes
+        }
+
+        public var policy: RegistrationPolicy = .invite
+        /// Single-use codes accepted under the invite policy.
+        public var inviteCodes: [String] = []
+
+        enum CodingKeys: String, CodingKey { case policy, inviteCodes = "invite_codes" }
+    }
+
+    public struct Passwords: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            scryptLog2N = try c.decodeIfPresent(type(of: scryptLog2N).self, forKey: .scryptLog2N) ?? scryptLog2N
+            scryptR = try c.decodeIfPresent(type(of: scryptR).self, forKey: .scryptR) ?? scryptR
+            scryptP = try c.decodeIfPresent(type(of: scryptP).self, forKey: .scryptP) ?? scryptP
+            hashingThreads = try c.decodeIfPresent(type(of: hashingThreads).self, forKey: .hashingThreads) ?? hashingThreads
+        }
+
+        /// scrypt cost: N = 2^log2N. OWASP's minimum is N=2^17, r=8, p=1.
+        public var scryptLog2N: Int = 17
+        public var scryptR: Int = 8
+        public var scryptP: Int = 1
+        /// Hashes computed at once (each scrypt at N=2^17 uses 128 MiB); hashing runs off the I/O queues.
+        public var hashingThreads: Int = 2
+
+        enum CodingKeys: String, CodingKey {
+            case scryptLog2N = "scrypt_log2_n", scryptR = "scrypt_r", scryptP = "scrypt_p"
+            case hashingThreads = "hashing_threads"
+        }
+    }
+
+    public struct Journal: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            fsync = try c.decodeIfPresent(type(of: fsync).self, forKey: .fsync) ?? fsync
+            batchWindowMicros = try c.decodeIfPresent(type(of: batchWindowMicros).self, forKey: .batchWindowMicros) ?? batchWindowMicros
+            maxBatchRecords = try c.decodeIfPresent(type(of: maxBatchRecords).self, forKey: .maxBatchRecords) ?? maxBatchRecords
+        }
+
+        public var fsync: FsyncPolicy = .batch
+        public var batchWindowMicros: Int = 0
+        public var maxBatchRecords: Int = 4096
+
+        enum CodingKeys: String, CodingKey {
+            case fsync, batchWindowMicros = "batch_window_micros", maxBatchRecords = "max_batch_records"
+        }
+    }
+
+    public struct Limits: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            maxLineLength = try c.decodeIfPresent(type(of: maxLineLength).self, forKey: .maxLineLength) ?? maxLineLength
+            maxOutboundBytes = try c.decodeIfPresent(type(of: maxOutboundBytes).self, forKey: .maxOutboundBytes) ?? maxOutboundBytes
+            maxQueuedCommands = try c.decodeIfPresent(type(of: maxQueuedCommands).self, forKey: .maxQueuedCommands) ?? maxQueuedCommands
+        }
+
+        public var maxLineLength: Int = 4096
+        /// Output a reader may leave unread before the server drops it.
+        public var maxOutboundBytes: Int = 1 << 20
+        /// Commands a client may send ahead of their replies before the server drops it.
+        public var maxQueuedCommands: Int = 256
+
+        enum CodingKeys: String, CodingKey {
+            case maxLineLength = "max_line_length", maxOutboundBytes = "max_outbound_bytes"
+            case maxQueuedCommands = "max_queued_commands"
+        }
+    }
+
+    public struct Room: Sendable, Codable, Equatable {
+        public init(name: String, topic: String = "") {
+            self.name = name
+            self.topic = topic
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            topic = try c.decodeIfPresent(type(of: topic).self, forKey: .topic) ?? topic
+        }
+
+        public var name: String
+        public var topic: String = ""
+    }
+
+    public struct Cluster: Sendable, Codable, Equatable {
+        public init(name: String, description: String = "", rooms: [Room] = []) {
+            self.name = name
+            self.description = description
+            self.rooms = rooms
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            description = try c.decodeIfPresent(type(of: description).self, forKey: .description) ?? description
+            rooms = try c.decodeIfPresent(type(of: rooms).self, forKey: .rooms) ?? rooms
+        }
+
+        public var name: String
+        public var description: String = ""
+        public var rooms: [Room] = []
+    }
+
+    public var serverName: String = "partnerline"
+    public var dataDir: String = "data"
+    public var listen = Listen()
+    public var tls = TLS()
+    public var registration = Registration()
+    public var passwords = Passwords()
+    public var journal = Journal()
+    public var limits = Limits()
+    public var clusters: [Cluster] = []
+
+    enum CodingKeys: String, CodingKey {
+        case serverName = "server_name", dataDir = "data_dir", listen, tls, registration, passwords, journal
+        case limits, clusters
+    }
+
+    public init() {}
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        serverName = try c.decodeIfPresent(String.self, forKey: .serverName) ?? serverName
+        dataDir = try c.decodeIfPresent(String.self, forKey: .dataDir) ?? dataDir
+        listen = try c.decodeIfPresent(Listen.self, forKey: .listen) ?? listen
+        tls = try c.decodeIfPresent(TLS.self, forKey: .tls) ?? tls
+        registration = try c.decodeIfPresent(Registration.self, forKey: .registration) ?? registration
+        passwords = try c.decodeIfPresent(Passwords.self, forKey: .passwords) ?? passwords
+        journal = try c.decodeIfPresent(Journal.self, forKey: .journal) ?? journal
+        limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
+        clusters = try c.decodeIfPresent([Cluster].self, forKey: .clusters) ?? clusters
+    }
+
+    /// Reads and validates a YAML config. Relative paths in it are taken relative to the current directory.
+    public static func load(path: String) throws -> ServerConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError("cannot read config \(path): \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    public static func parse(yaml: String, source: String = "config") throws -> ServerConfig {
+        let config: ServerConfig
+        do {
+            config = try YAMLDecoder().decode(ServerConfig.self, from: yaml)
+        } catch {
+            throw ConfigError("\(source): \(error)")
+        }
+        try config.validate()
+        return config
+    }
+
+    public func validate() throws {
+        guard !clusters.isEmpty else { throw ConfigError("the config defines no clusters") }
+        var seen = Set<String>()
+        for cluster in clusters {
+            guard Names.isValidCluster(cluster.name) else {
+                throw ConfigError("cluster name '\(cluster.name)' is not 2-32 characters of a-z, 0-9 and '-'")
+            }
+            guard seen.insert(cluster.name).inserted else { throw ConfigError("cluster \(cluster.name) is defined twice") }
+            guard !cluster.rooms.isEmpty else { throw ConfigError("cluster \(cluster.name) has no rooms") }
+            var rooms = Set<String>()
+            for room in cluster.rooms {
+                guard Names.isValidRoomPart(room.name) else {
+                    throw ConfigError("room name '\(room.name)' in \(cluster.name) is not 2-32 characters of a-z, 0-9 and '-'")
+                }
+                guard rooms.insert(room.name).inserted else {
+                    throw ConfigError("room \(cluster.name)/\(room.name) is defined twice")
+                }
+            }
+        }
+        for port in [listen.tlsPort] + (listen.plainPort.map { [$0] } ?? []) where !(0...65535).contains(port) {
+            throw ConfigError("port \(port) is out of range")
+        }
+        guard (tls.certificate == nil) == (tls.privateKey == nil) else {
+            throw ConfigError("tls.certificate and tls.private_key go together")
+        }
+        guard (1...22).contains(passwords.scryptLog2N), (1...64).contains(passwords.scryptR),
+              (1...16).contains(passwords.scryptP), passwords.hashingThreads >= 1 else {
+            throw ConfigError("passwords: scrypt_log2_n 1-22, scrypt_r 1-64, scrypt_p 1-16, hashing_threads >= 1")
+        }
+        guard limits.maxLineLength >= 64, limits.maxOutboundBytes >= 16384, limits.maxQueuedCommands >= 1 else {
+            throw ConfigError("limits are too small (max_line_length >= 64, max_outbound_bytes >= 16384)")
+        }
+    }
+
+    public var clusterDefinitions: [ClusterDefinition] {
+        clusters.map { cluster in
+            ClusterDefinition(name: cluster.name, description: cluster.description,
+                              rooms: cluster.rooms.map { .init(name: $0.name, topic: $0.topic) })
+        }
+    }
+}
+
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

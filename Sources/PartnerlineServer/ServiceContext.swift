@@ -1,0 +1,113 @@
+import Dispatch
+import Foundation
+import Logging
+import PartnerlineCore
+import PartnerlineProtocol
+import PartnerlineTransport
+
+/// What every session shares: the config, the parser, the accounts and the cluster shards.
+/// Immutable once the service has started.
+final class ServiceContext: Sendable {
+    static let defaultHistoryLimit = 50
+    static let maxHistoryLimit = 500
+
+    let config: ServerConfig
+    let parser: CommandParser
+    let accounts: AccountDirectory
+    /// In configured order.
+    let shards: [ClusterShard]
+    private let shardsByName: [String: ClusterShard]
+    let log: Logger
+    private let registry: SessionRegistry
+    let peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool
+
+    init(config: ServerConfig, accounts: AccountDirectory, shards: [ClusterShard], log: Logger, registry: SessionRegistry,
+         peerIsTrustedForPlaintext: @escaping @Sendable (PeerAddress) -> Bool) {
+        self.peerIsTrustedForPlaintext = peerIsTrustedForPlaintext
+        self.config = config
+        parser = CommandParser(grammar: .v1)
+        self.accounts = accounts
+        self.shards = shards
+        shardsByName = Dictionary(uniqueKeysWithValues: shards.map { ($0.name, $0) })
+        self.log = log
+        self.registry = registry
+    }
+
+    func shard(_ cluster: String) -> ClusterShard? { shardsByName[cluster] }
+
+    /// Asks each shard for its summary and answers with all of them, in the order given.
+    func summaries(of shards: [ClusterShard], reply: @escaping @Sendable ([ClusterShard.Summary]) -> Void) {
+        let collector = SummaryCollector(count: shards.count, reply: reply)
+        for (index, shard) in shards.enumerated() {
+            shard.summary { collector.set(index, $0) }
+        }
+    }
+
+    func sessionEnded(_ session: Session, reason: CloseReason) {
+        registry.remove(session)
+    }
+}
+
+/// Gathers shard summaries that arrive on different queues.
+private final class SummaryCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [ClusterShard.Summary?]
+    private var remaining: Int
+    private let reply: @Sendable ([ClusterShard.Summary]) -> Void
+
+    init(count: Int, reply: @escaping @Sendable ([ClusterShard.Summary]) -> Void) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.reply = reply
+        if count == 0 { reply([]) }
+    }
+
+    func set(_ index: Int, _ summary: ClusterShard.Summary) {
+        lock.lock()
+        results[index] = summary
+        remaining -= 1
+        let done = remaining == 0
+        lock.unlock()
+        if done { reply(results.compactMap { $0 }) }
+    }
+}
+
+/// The live sessions, so shutdown can say goodbye to each.
+final class SessionRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var sessions: [UInt64: Session] = [:]
+    private var emptied: [@Sendable () -> Void] = []
+
+    func add(_ session: Session) {
+        lock.lock()
+        sessions[session.connection.id] = session
+        lock.unlock()
+    }
+
+    func remove(_ session: Session) {
+        lock.lock()
+        sessions[session.connection.id] = nil
+        let waiters = sessions.isEmpty ? emptied : []
+        if sessions.isEmpty { emptied.removeAll() }
+        lock.unlock()
+        waiters.forEach { $0() }
+    }
+
+    var all: [Session] {
+        lock.lock()
+        defer { lock.unlock() }
+        return Array(sessions.values)
+    }
+
+    /// Calls `body` once no session is left (at once if none is).
+    func whenEmpty(_ body: @escaping @Sendable () -> Void) {
+        lock.lock()
+        if sessions.isEmpty {
+            lock.unlock()
+            body()
+        } else {
+            emptied.append(body)
+            lock.unlock()
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Dispatch
+import PartnerlineCore
+import PartnerlineProtocol
+import PartnerlineTransport
+
+/// One client's conversation: framing, parsing, login state, joined rooms and replies.
+/// Confined to its connection's queue. Commands run one at a time, so every reply goes out in
+/// command order; lines that arrive meanwhile wait (up to `maxQueuedCommands`).
+final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
+    let connection: Connection
+    let service: ServiceContext
+    private var framer: LineFramer
+    private var waiting: [FramedLine] = []
+    private var waitingHead = 0
+    private var busy = false
+    private var closing = false
+    /// Set at shutdown: lines already read stay unanswered; the session only waits for its BYE.
+    private var draining = false
+
+    private(set) var account: Account?
+    private(set) var joined: Set<RoomName> = []
+
+    var subscriberID: UInt64 { connection.id }
+    /// Set once at LOGIN, before the session subscribes anywhere; read by shards.
+    private(set) var accountName: String = ""
+
+    init(connection: Connection, service: ServiceContext) {
+        self.connection = connection
+        self.service = service
+        framer = LineFramer(maxLineLength: service.config.limits.maxLineLength)
+    }
+
+    // MARK: ConnectionHandler
+
+    func connectionReady(_ connection: Connection) {
+        connection.send(ServerLine.hello(serverName: service.config.serverName,
+                                         text: "Partnerline coordination server. Type HELP."))
+    }
+
+    func connection(_ connection: Connection, didReceive bytes: UnsafeRawBufferPointer) {
+        guard !closing else { return }
+        framer.feed(bytes) { line in waiting.append(line) }
+        if waiting.count - waitingHead > service.config.limits.maxQueuedCommands {
+            return disconnect(code: "RATE_LIMITED", text: "more than \(service.config.limits.maxQueuedCommands) commands waiting for replies")
+        }
+        runWaiting()
+    }
+
+    func connectionClosed(_ connection: Connection, reason: CloseReason) {
+        closing = true
+        waiting.removeAll()
+        let rooms = Array(joined)
+        joined.removeAll()
+        for (cluster, roomsInCluster) in Dictionary(grouping: rooms, by: \.cluster) {
+            service.shard(cluster)?.unsubscribe(self, from: roomsInCluster)
+        }
+        service.sessionEnded(self, reason: reason)
+    }
+
+    // MARK: EventSubscriber
+
+    func deliver(_ line: [UInt8]) {
+        connection.queue.async { [self] in
+            if !closing { connection.send(line) }
+        }
+    }
+
+    // MARK: Server-initiated
+
+    /// Sends `BYE` and closes once it is written.
+    func disconnect(code: String, text: String) {
+        guard !closing else { return }
+        closing = true
+        connection.send(ServerLine.bye(code: code, text: text))
+        connection.close(flush: true)
+    }
+
+    // MARK: Command loop
+
+    private func runWaiting() {
+        while !busy, !closing, !draining, waitingHead < waiting.count {
+            let line = waiting[waitingHead]
+            waitingHead += 1
+            handle(line)
+        }
+        if waitingHead == waiting.count {
+            waiting.removeAll(keepingCapacity: waiting.count < 64)
+            waitingHead = 0
+        }
+    }
+
+    private func handle(_ line: FramedLine) {
+        switch line {
+        case .tooLong:
+            send(ServerLine.err(tag: nil, code: .lineTooLong, verb: "*",
+                                message: "lines are at most \(service.config.limits.maxLineLength) bytes; the line was discarded"))
+        case .line(let bytes):
+            switch service.parser.parse(bytes) {
+            case .failure(let failure):
+                send(ServerLine.err(tag: failure.tag, code: failure.code, verb: failure.verb, message: failure.message))
+            case .success(let command):
+                execute(Request(command: command))
+            }
+        }
+    }
+
+    /// Marks the session busy until `finish` is called with the reply (on this connection's queue).
+    func beginAsync() { busy = true }
+
+    /// Sends a final reply (with any data lines before it, contiguous) and resumes the command loop.
+    func finish(_ bytes: [UInt8]) {
+        dispatchPrecondition(condition: .onQueue(connection.queue))
+        busy = false
+        send(bytes)
+        runWaiting()
+    }
+
+    /// Runs `body` on this session's queue: the way async results come back from shards and pools.
+    func onQueue(_ body: @escaping @Sendable () -> Void) {
+        connection.queue.async(execute: body)
+    }
+
+    func send(_ bytes: [UInt8]) {
+        if !closing { connection.send(bytes) }
+    }
+
+    func loggedIn(as account: Account) {
+        self.account = account
+        accountName = account.name
+    }
+
+    func didJoin(_ room: RoomName) { joined.insert(room) }
+    func didPart(_ room: RoomName) { joined.remove(room) }
+    func markClosing() { closing = true }
+
+    /// Stops taking new commands (shutdown); a command in progress still gets its reply.
+    func stopTakingCommands() {
+        connection.queue.async { [self] in draining = true }
+    }
+}

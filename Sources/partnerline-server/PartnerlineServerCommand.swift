@@ -1,0 +1,102 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+import PartnerlineServer
+
+@main
+struct PartnerlineServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "partnerline-server",
+        abstract: "The Partnerline coordination server: topic rooms, needs, offers and joint bids for clusters of community organisations.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server (the default).",
+        discussion: """
+            Prints `listening tls=<host>:<port>[ plain=<host>:<port>]` on stdout once it accepts connections.
+            SIGINT or SIGTERM: stop accepting, flush the journals, send BYE SHUTDOWN, exit 0.
+            """
+    )
+
+    @Option(name: .long, help: "The YAML config file.")
+    var config: String = "Config/partnerline.yaml"
+
+    @Option(name: .customLong("data-dir"), help: "Directory for journals and the self-signed certificate (overrides data_dir).")
+    var dataDir: String?
+
+    @Option(name: .customLong("tls-port"), help: "TLS port; 0 picks a free one (overrides listen.tls_port).")
+    var tlsPort: Int?
+
+    @Option(name: .customLong("plain-port"), help: "Plaintext port for netcat, loopback only unless listen.plain_host says otherwise; 0 picks a free one (overrides listen.plain_port).")
+    var plainPort: Int?
+
+    @Option(name: .long, help: "Address for the TLS listener, e.g. 127.0.0.1, ::1 or :: (overrides listen.host).")
+    var host: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() throws {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("unknown log level \(logLevel)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let log = Logger(label: "partnerline")
+
+        var settings: ServerConfig
+        do {
+            settings = try ServerConfig.load(path: config)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let dataDir { settings.dataDir = dataDir }
+        if let tlsPort { settings.listen.tlsPort = tlsPort }
+        if let plainPort { settings.listen.plainPort = plainPort }
+        if let host { settings.listen.host = host }
+        try settings.validate()
+
+        let service = PartnerlineService(config: settings, logger: log)
+        let endpoints: PartnerlineService.Endpoints
+        do {
+            endpoints = try service.start()
+        } catch {
+            log.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        SignalHandlers.install(log: log) {
+            service.shutdown()
+            Foundation.exit(0)
+        }
+        FileHandle.standardOutput.write(Data((endpoints.listeningLine + "\n").utf8))
+        dispatchMain()
+    }
+}
+
+/// SIGINT/SIGTERM handled on a Dispatch queue rather than in a C signal handler, so shutdown
+/// can flush journals and talk to clients.
+enum SignalHandlers {
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    static func install(log: Logger, onStop: @escaping @Sendable () -> Void) {
+        let queue = DispatchQueue(label: "partnerline.signals")
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler { @Sendable in
+                log.notice("signal \(signalNumber): shutting down")
+                onStop()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Logging
+@testable import PartnerlineServer
+import PartnerlineTransport
+import Testing
+
+/// A temporary directory removed when the test ends.
+final class TempDir: @unchecked Sendable {
+    let path: String
+
+    init() {
+        path = NSTemporaryDirectory() + "partnerline-test-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+enum TestConfig {
+    /// A small config: two clusters, cheap password hashing, any free ports.
+    static func make(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
+                     fsync: String = "batch", extraLimits: String = "") -> ServerConfig {
+        let yaml = """
+            server_name: test
+            data_dir: \(dataDir)
+            listen:
+              host: 127.0.0.1
+              tls_port: 0
+            \(plain ? "  plain_port: 0" : "")
+            registration:
+              policy: \(policy)
+              invite_codes: [\(invites.joined(separator: ", "))]
+            passwords:
+              scrypt_log2_n: 4
+            journal:
+              fsync: \(fsync)
+            limits:
+              max_line_length: 4096
+            \(extraLimits)
+            clusters:
+              - name: rural-east-midlands
+                description: Rural cluster
+                rooms:
+                  - name: general
+                    topic: Introductions
+                  - name: purchasing
+                    topic: Buy together
+              - name: inner-city-north
+                description: Inner-city cluster
+                rooms:
+                  - name: general
+                    topic: City news
+            """
+        return try! ServerConfig.parse(yaml: yaml)
+    }
+
+    static func yamlFile(in dir: String, dataDir: String, fsync: String = "batch") -> String {
+        let path = dir + "/test.yaml"
+        let config = """
+            server_name: test
+            data_dir: \(dataDir)
+            listen:
+              host: 127.0.0.1
+              tls_port: 0
+            registration:
+              policy: open
+            passwords:
+              scrypt_log2_n: 4
+            journal:
+              fsync: \(fsync)
+            clusters:
+              - name: rural-east-midlands
+                description: Rural cluster
+                rooms:
+                  - name: general
+                    topic: Introductions
+            """
+        try! config.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+/// A real server in this process, on real sockets, with journals in a temp dir.
+final class InProcessServer: @unchecked Sendable {
+    let service: PartnerlineService
+    let endpoints: PartnerlineService.Endpoints
+    private var stopped = false
+
+    init(_ config: ServerConfig, treatPeersAsRemote: Bool = false) throws {
+        var logger = Logger(label: "test-server")
+        logger.logLevel = .warning
+        service = PartnerlineService(config: config, logger: logger)
+        if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
+        endpoints = try service.start()
+    }
+
+    var tlsPort: Int { endpoints.tls.port }
+    var plainPort: Int { endpoints.plain!.port }
+
+    func client(tls: Bool = true) throws -> TestClient {
+        try TestClient(port: tls ? tlsPort : plainPort, tls: tls)
+    }
+
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        service.shutdown()
+    }
+
+    deinit { stop() }
+}
+
+/// A line client that reads past the greeting and collects replies up to their final line.
+final class TestClient {
+    let connection: BlockingLineClient
+    let greeting: String
+    /// EV lines that arrived while waiting for another reply.
+    private(set) var events: [String] = []
+
+    init(host: String = "127.0.0.1", port: Int, tls: Bool) throws {
+        connection = try BlockingLineClient(host: host, port: port, tls: tls, timeoutSeconds: 20)
+        greeting = try connection.readLine()
+    }
+
+    /// Sends one line and returns every line up to and including its final OK/ERR
+    /// (EV lines for other commands are kept in `events` as well as returned).
+    @discardableResult
+    func send(_ line: String) throws -> [String] {
+        try connection.send(line: line)
+        return try readReply()
+    }
+
+    func readReply() throws -> [String] {
+        var lines: [String] = []
+        while true {
+            let line = try connection.readLine()
+            lines.append(line)
+            let body = Self.untagged(line)
+            if body.hasPrefix("EV ") { events.append(line) }
+            if body.hasPrefix("OK ") || body.hasPrefix("ERR ") || body.hasPrefix("BYE ") { return lines }
+        }
+    }
+
+    /// The final line of a command's reply.
+    func final(_ line: String) throws -> String { try send(line).last! }
+
+    func readLine() throws -> String { try connection.readLine() }
+
+    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true) throws {
+        if register {
+            let reply = try final("REGISTER \(account) \(password) org=\"Org \(account)\"")
+            #expect(reply == "OK REGISTER account=\(account)")
+        }
+        let reply = try final("LOGIN \(account) \(password)")
+        #expect(reply == "OK LOGIN account=\(account) role=member")
+    }
+
+    static func untagged(_ line: String) -> Substring {
+        if line.hasPrefix("@"), let space = line.firstIndex(of: " ") {
+            return line[line.index(after: space)...]
+        }
+        return line[...]
+    }
+
+    func close() { connection.close() }
+}
+
+/// The error code of an `ERR CODE VERB :message` line.
+func errorCode(_ line: String) -> String? {
+    let parts = TestClient.untagged(line).split(separator: " ")
+    return parts.first == "ERR" && parts.count > 1 ? String(parts[1]) : nil
+}
