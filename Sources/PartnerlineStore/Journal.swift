@@ -1,0 +1,462 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Append-only journal with group commit. Thread-safe; @unchecked Sendable with internal
+/// locking/queues.
+///
+/// Appenders put records on a lock-protected pending list. One writer, a serial
+/// DispatchQueue, takes everything pending (up to `maxBatchRecords`), encodes it into one
+/// buffer (chaining the hashes), does one write and, for `always`/`batch`, one fdatasync,
+/// and only then runs the completions, in append order. Records appended meanwhile form
+/// the next batch. State touched only by the writer lives in the "writer" section below;
+/// state shared with appenders is guarded by `lock`.
+public final class Journal: @unchecked Sendable {
+    public typealias Completion = @Sendable (Result<Void, StorageError>) -> Void
+
+    private struct Entry {
+        var payload: [UInt8]
+        var rejection: StorageError?
+        var completion: Completion
+    }
+
+    private let directory: String
+    private let options: JournalOptions
+    private let io: FileIO
+    private let queue: DispatchQueue
+
+    // Shared with appenders, guarded by `lock`.
+    private let lock = Lock()
+    private var pending: [Entry] = []
+    private var writerScheduled = false
+    private var closed = false
+    private var publishedHead: Digest
+    private var publishedCount: Int
+    private var syncs = 0
+    private var writes = 0
+
+    // Writer: touched only on `queue` (or before the journal is shared / after it is closed).
+    private var directoryFD: Int32
+    private var segmentFD: Int32
+    private var segmentPath: String
+    /// Length of the current segment up to its last completed record.
+    private var segmentLength: Int
+    /// A failed write or fsync may have left bytes past `segmentLength`; cut them before writing.
+    private var tailNeedsRepair = false
+    private var head: Digest
+    private var count: Int
+    private let hasher = ChainHasher()
+    private var buffer: [UInt8] = []
+    private var spare: [Entry] = []
+    private var filesClosed = false
+
+    private init(
+        directory: String, options: JournalOptions, directoryFD: Int32, segmentFD: Int32,
+        segmentPath: String, segmentLength: Int, head: Digest, count: Int
+    ) {
+        self.directory = directory
+        self.options = options
+        self.io = options.fileIO
+        self.queue = DispatchQueue(label: "partnerline.journal")
+        self.directoryFD = directoryFD
+        self.segmentFD = segmentFD
+        self.segmentPath = segmentPath
+        self.segmentLength = segmentLength
+        self.head = head
+        self.count = count
+        self.publishedHead = head
+        self.publishedCount = count
+    }
+
+    deinit {
+        if !filesClosed {
+            Posix.close(segmentFD)
+            Posix.close(directoryFD)
+        }
+    }
+
+    // MARK: Public API
+
+    /// Opens or creates the journal directory, reads every record in order calling
+    /// `replay(payload)`, verifying each hash and the chain. A bad record at the tail
+    /// (incomplete line, bad length, bad hex, hash mismatch) with no valid record after it
+    /// is a torn tail: the file is truncated there and the report says so (the caller logs
+    /// it — never silent). A bad record with valid data after it is corruption: open throws
+    /// StorageError(kind: .corrupt, file:, offset:) and changes nothing. `replay` may
+    /// already have seen the records before the corrupt one when that happens.
+    ///
+    /// The directory is locked (flock) while the journal is open: a second open throws
+    /// `.locked`. An error thrown by `replay` is rethrown as is.
+    public static func open(
+        directory: String, options: JournalOptions,
+        replay: ([UInt8]) throws -> Void
+    ) throws -> (Journal, RecoveryReport) {
+        var options = options
+        options.maxBatchRecords = max(1, options.maxBatchRecords)
+        options.segmentMaxBytes = max(1, options.segmentMaxBytes)
+        options.batchWindowMicros = max(0, options.batchWindowMicros)
+
+        try Posix.makeDirectories(directory)
+        let directoryFD = Posix.openDirectory(directory)
+        guard directoryFD >= 0 else { throw StorageError.io("cannot open directory", file: directory, errno: errno) }
+        if flock(directoryFD, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            Posix.close(directoryFD)
+            if code == EWOULDBLOCK {
+                throw StorageError(
+                    kind: .locked, file: directory, offset: nil,
+                    description: "journal \(directory) is already open (locked by this or another process)")
+            }
+            throw StorageError.io("cannot lock directory", file: directory, errno: code)
+        }
+        do {
+            let recovered = try recover(directory: directory, directoryFD: directoryFD, io: options.fileIO, replay: replay)
+            let fd = Posix.openForAppend(recovered.segmentPath)
+            guard fd >= 0 else { throw StorageError.io("cannot open for appending", file: recovered.segmentPath, errno: errno) }
+            guard let length = Posix.fileSize(fd) else {
+                let code = errno
+                Posix.close(fd)
+                throw StorageError.io("cannot stat", file: recovered.segmentPath, errno: code)
+            }
+            let journal = Journal(
+                directory: directory, options: options, directoryFD: directoryFD, segmentFD: fd,
+                segmentPath: recovered.segmentPath, segmentLength: length, head: recovered.head,
+                count: recovered.report.records)
+            return (journal, recovered.report)
+        } catch {
+            Posix.close(directoryFD)
+            throw error
+        }
+    }
+
+    /// Queues one record. `completion` runs once the record is written (and fsynced, for
+    /// always/batch) or has failed; completions run in append order, on the journal's
+    /// internal queue (callers hop to their own queue). On a write/fsync failure every
+    /// record of that batch fails with .io, the file is truncated back to its last durable
+    /// length and the chain is not advanced, so a later append can succeed when the fault
+    /// clears. A payload containing '\n' fails with .invalidPayload (in order, like the rest).
+    public func append(_ payload: [UInt8], completion: @escaping Completion) {
+        let rejection: StorageError? =
+            Self.containsNewline(payload)
+            ? StorageError(
+                kind: .invalidPayload, file: nil, offset: nil,
+                description: "a journal payload must not contain a newline (byte 0x0A)")
+            : nil
+        let entry = Entry(payload: payload, rejection: rejection, completion: completion)
+        enum Action { case none, schedule, closed }
+        let action: Action = lock.withLock {
+            if closed { return .closed }
+            pending.append(entry)
+            if writerScheduled { return .none }
+            writerScheduled = true
+            return .schedule
+        }
+        switch action {
+        case .none:
+            break
+        case .schedule:
+            queue.async { self.drain() }
+        case .closed:
+            let directory = self.directory
+            queue.async {
+                completion(.failure(StorageError(kind: .io, file: directory, offset: nil, description: "journal \(directory) is closed")))
+            }
+        }
+    }
+
+    /// Hash of the last durable record (64 zero digits for an empty journal).
+    public var headHashHex: String {
+        lock.withLock { publishedHead }.hex
+    }
+
+    /// Durable records.
+    public var recordCount: Int {
+        lock.withLock { publishedCount }
+    }
+
+    /// Blocks until everything appended before the call has completed (for shutdown and
+    /// tests). Must not be called from a completion.
+    public func flush() {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        // A drain that is queued or running takes every pending record before it ends.
+        queue.sync {}
+    }
+
+    /// Flush, then close files (and release the directory lock). Later appends fail with .io.
+    public func close() {
+        lock.withLock { closed = true }
+        flush()
+        queue.sync {
+            guard !filesClosed else { return }
+            filesClosed = true
+            Posix.close(segmentFD)
+            Posix.close(directoryFD)
+        }
+    }
+
+    // MARK: Internal counters (tests)
+
+    /// Data-file syncs done for batches.
+    var fsyncCount: Int { lock.withLock { syncs } }
+    /// Batches written.
+    var writeCount: Int { lock.withLock { writes } }
+
+    // MARK: Writer
+
+    private static func containsNewline(_ payload: [UInt8]) -> Bool {
+        payload.withUnsafeBytes { raw in
+            raw.count > 0 && memchr(raw.baseAddress!, Int32(RecordCodec.newline), raw.count) != nil
+        }
+    }
+
+    private func drain() {
+        while true {
+            if options.policy == .batch && options.batchWindowMicros > 0 {
+                let waiting = lock.withLock { pending.count }
+                if waiting < options.maxBatchRecords { usleep(UInt32(clamping: options.batchWindowMicros)) }
+            }
+            var batch: [Entry] = []
+            swap(&batch, &spare)
+            let more: Bool = lock.withLock {
+                if pending.isEmpty {
+                    writerScheduled = false
+                    return false
+                }
+                if pending.count <= options.maxBatchRecords {
+                    swap(&batch, &pending)
+                } else {
+                    batch.append(contentsOf: pending[0..<options.maxBatchRecords])
+                    pending.removeFirst(options.maxBatchRecords)
+                }
+                return true
+            }
+            guard more else { return }
+            process(batch)
+            batch.removeAll(keepingCapacity: true)
+            spare = batch
+        }
+    }
+
+    private func process(_ batch: [Entry]) {
+        buffer.removeAll(keepingCapacity: true)
+        var newHead = head
+        var newRecords = 0
+        for entry in batch where entry.rejection == nil {
+            newHead = RecordCodec.encode(entry.payload, previous: newHead, hasher: hasher, into: &buffer)
+            newRecords += 1
+        }
+        var failure: StorageError?
+        if newRecords > 0 {
+            failure = commitBuffer()
+            if failure == nil {
+                head = newHead
+                count += newRecords
+                let (head, count) = (head, count)
+                lock.withLock {
+                    publishedHead = head
+                    publishedCount = count
+                }
+            }
+        }
+        for entry in batch {
+            if let rejection = entry.rejection {
+                entry.completion(.failure(rejection))
+            } else if let failure {
+                entry.completion(.failure(failure))
+            } else {
+                entry.completion(.success(()))
+            }
+        }
+    }
+
+    /// Writes `buffer` to the current segment (rolling first if it would grow past
+    /// `segmentMaxBytes`) and syncs it under the policy. On failure nothing counts as
+    /// written: the segment is cut back to `segmentLength`.
+    private func commitBuffer() -> StorageError? {
+        if filesClosed {
+            return StorageError(kind: .io, file: directory, offset: nil, description: "journal \(directory) is closed")
+        }
+        if tailNeedsRepair, let error = repairTail() { return error }
+        if segmentLength > 0, segmentLength + buffer.count > options.segmentMaxBytes, let error = roll() {
+            return error
+        }
+        lock.withLock { writes += 1 }
+        var written = 0
+        let total = buffer.count
+        let writeError: Int32? = buffer.withUnsafeBytes { raw in
+            while written < total {
+                let result = io.write(segmentFD, raw.baseAddress! + written, total - written)
+                if result == -Int(EINTR) { continue }
+                if result < 0 { return Int32(-result) }
+                if result == 0 { return EIO }
+                written += result
+            }
+            return nil
+        }
+        if let code = writeError {
+            tailNeedsRepair = true
+            _ = repairTail()
+            return StorageError.io("write failed", file: segmentPath, errno: code, offset: segmentLength)
+        }
+        if options.policy != .os {
+            lock.withLock { syncs += 1 }
+            let code = io.sync(segmentFD)
+            if code != 0 {
+                // Never retry an fsync of the same data (after a failed fsync the kernel may
+                // have dropped the dirty pages): cut the batch off and fail it.
+                tailNeedsRepair = true
+                _ = repairTail()
+                return StorageError.io("fsync failed", file: segmentPath, errno: code, offset: segmentLength)
+            }
+        }
+        segmentLength += total
+        return nil
+    }
+
+    /// Cuts the current segment back to `segmentLength` and makes that durable.
+    private func repairTail() -> StorageError? {
+        let code = io.truncate(segmentFD, segmentLength)
+        if code != 0 {
+            return StorageError.io("cannot truncate after a failed write", file: segmentPath, errno: code, offset: segmentLength)
+        }
+        if options.policy != .os {
+            let code = io.sync(segmentFD)
+            if code != 0 {
+                return StorageError.io("cannot sync after truncating", file: segmentPath, errno: code, offset: segmentLength)
+            }
+        }
+        tailNeedsRepair = false
+        return nil
+    }
+
+    /// Starts a new segment named by the index of the next record; the directory is
+    /// synced so the new file survives a crash. On failure the current segment stays.
+    private func roll() -> StorageError? {
+        let path = Segment.path(directory: directory, index: count + 1)
+        let fd = Posix.openForAppend(path)
+        guard fd >= 0 else { return StorageError.io("cannot create segment", file: path, errno: errno) }
+        guard let size = Posix.fileSize(fd), size == 0 else {
+            Posix.close(fd)
+            return StorageError(
+                kind: .io, file: path, offset: nil,
+                description: "new segment \(path) already holds data; refusing to append to it")
+        }
+        let code = io.syncDirectory(directoryFD)
+        if code != 0 {
+            Posix.close(fd)
+            return StorageError.io("cannot sync directory after creating", file: path, errno: code)
+        }
+        Posix.close(segmentFD)
+        segmentFD = fd
+        segmentPath = path
+        segmentLength = 0
+        return nil
+    }
+
+    // MARK: Recovery
+
+    private struct Recovered {
+        var report: RecoveryReport
+        var head: Digest
+        var segmentPath: String
+    }
+
+    private static func recover(
+        directory: String, directoryFD: Int32, io: FileIO, replay: ([UInt8]) throws -> Void
+    ) throws -> Recovered {
+        let segments = try Segment.list(directory: directory)
+        let hasher = ChainHasher()
+        var head = Digest.zero
+        var count = 0
+        var report = RecoveryReport(
+            records: 0, truncatedFile: nil, truncatedAtOffset: nil, truncatedBytes: 0, reason: nil,
+            headHashHex: Digest.zero.hex)
+
+        var cut: (segment: Int, offset: Int, size: Int, reason: String)?
+        scan: for (position, segment) in segments.enumerated() {
+            let bytes = try Posix.readFile(segment.path)
+            if segment.index != count + 1 {
+                throw StorageError(
+                    kind: .corrupt, file: segment.path, offset: 0,
+                    description: "corrupt journal: segment \(segment.path) is named for record #\(segment.index) "
+                        + "but follows \(count) records (a segment is missing, misnamed or out of place)")
+            }
+            let bad: (offset: Int, reason: String)? = try bytes.withUnsafeBufferPointer { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    switch RecordCodec.parse(buffer, at: offset) {
+                    case .record(let payload, let hash, let end):
+                        let computed = hasher.chain(head, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[payload])))
+                        guard computed == hash else {
+                            return (offset, "hash mismatch (not SHA-256 of the previous hash and this payload)")
+                        }
+                        try replay(Array(buffer[payload]))
+                        head = hash
+                        count += 1
+                        offset = end
+                    case .bad(let reason):
+                        return (offset, reason)
+                    }
+                }
+                return nil
+            }
+            guard let bad else { continue }
+            let later = segments[(position + 1)...]
+            let followed =
+                bytes.withUnsafeBufferPointer { RecordCodec.wellFormedRecordFollows($0, after: bad.offset) }
+                || later.contains { (Posix.size(ofPath: $0.path) ?? 1) > 0 }
+            if followed {
+                throw StorageError(
+                    kind: .corrupt, file: segment.path, offset: bad.offset,
+                    description: "corrupt journal: \(segment.path) offset \(bad.offset): \(bad.reason); "
+                        + "valid records follow it, so it is not a torn tail (nothing was changed)")
+            }
+            cut = (position, bad.offset, bytes.count, bad.reason)
+            break scan
+        }
+
+        var current = segments.last?.path
+        if let cut {
+            // A torn tail: cut it off (and drop any empty segments after it).
+            let segment = segments[cut.segment]
+            let fd = Posix.openForWriting(segment.path)
+            guard fd >= 0 else { throw StorageError.io("cannot open to truncate", file: segment.path, errno: errno) }
+            defer { Posix.close(fd) }
+            var code = io.truncate(fd, cut.offset)
+            if code == 0 { code = io.sync(fd) }
+            if code != 0 {
+                throw StorageError.io("cannot truncate torn tail", file: segment.path, errno: code, offset: cut.offset)
+            }
+            let later = segments[(cut.segment + 1)...]
+            for empty in later where !Posix.remove(empty.path) {
+                throw StorageError.io("cannot remove empty segment", file: empty.path, errno: errno)
+            }
+            if !later.isEmpty {
+                let code = io.syncDirectory(directoryFD)
+                if code != 0 { throw StorageError.io("cannot sync directory", file: directory, errno: code) }
+            }
+            current = segment.path
+            report.truncatedFile = segment.path
+            report.truncatedAtOffset = cut.offset
+            report.truncatedBytes = cut.size - cut.offset
+            report.reason = cut.reason
+        }
+        if current == nil {
+            let path = Segment.path(directory: directory, index: 1)
+            let fd = Posix.openForAppend(path)
+            guard fd >= 0 else { throw StorageError.io("cannot create segment", file: path, errno: errno) }
+            Posix.close(fd)
+            let code = io.syncDirectory(directoryFD)
+            if code != 0 { throw StorageError.io("cannot sync directory", file: directory, errno: code) }
+            current = path
+        }
+        report.records = count
+        report.headHashHex = head.hex
+        return Recovered(report: report, head: head, segmentPath: current!)
+    }
+}

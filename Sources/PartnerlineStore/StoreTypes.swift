@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// When a record counts as durable.
+/// - `always`: fsync before completing, no waiting window.
+/// - `batch`: group commit, one fsync per batch (optionally waiting `batchWindowMicros`).
+/// - `os`: complete after write(); the kernel decides when it reaches the disk.
+public enum FsyncPolicy: String, Sendable, Codable, CaseIterable {
+    case always, batch, os
+}
+
+public struct JournalOptions: Sendable {
+    public var policy: FsyncPolicy = .batch
+    /// batch: how long to wait for more records after the first; 0 = natural batching only.
+    public var batchWindowMicros: Int = 0
+    /// Most records in one write + fsync.
+    public var maxBatchRecords: Int = 4096
+    /// A new segment is started before a batch that would take the current one past this
+    /// size (a single batch larger than this still goes into one segment).
+    public var segmentMaxBytes: Int = 64 << 20
+
+    /// The raw file calls; tests replace them to count or inject faults.
+    var fileIO: FileIO = .posix
+
+    public init(
+        policy: FsyncPolicy = .batch,
+        batchWindowMicros: Int = 0,
+        maxBatchRecords: Int = 4096,
+        segmentMaxBytes: Int = 64 << 20
+    ) {
+        self.policy = policy
+        self.batchWindowMicros = batchWindowMicros
+        self.maxBatchRecords = maxBatchRecords
+        self.segmentMaxBytes = segmentMaxBytes
+    }
+}
+
+public struct StorageError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        case io, corrupt, locked, invalidPayload
+    }
+
+    public let kind: Kind
+    /// The file concerned, as a full path, when there is one.
+    public let file: String?
+    /// Byte offset in `file` (for .corrupt: the start of the bad record).
+    public let offset: Int?
+    public let description: String
+
+    public init(kind: Kind, file: String?, offset: Int?, description: String) {
+        self.kind = kind
+        self.file = file
+        self.offset = offset
+        self.description = description
+    }
+}
+
+public struct RecoveryReport: Sendable {
+    /// Valid records replayed.
+    public var records: Int
+    /// Set when a torn tail was cut (full path of the segment).
+    public var truncatedFile: String?
+    public var truncatedAtOffset: Int?
+    public var truncatedBytes: Int
+    /// Why the tail was judged torn.
+    public var reason: String?
+    public var headHashHex: String
+}
+
+public struct JournalVerifyReport: Sendable {
+    public struct Fault: Sendable {
+        public var file: String
+        public var offset: Int
+        public var reason: String
+    }
+
+    public var directory: String
+    public var records: Int
+    public var firstPayload: [UInt8]?
+    public var lastPayload: [UInt8]?
+    public var headHashHex: String
+    /// Empty when the journal verifies.
+    public var faults: [Fault]
+}
+
+/// A small mutex for the state shared between appenders and the writer.
+final class Lock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// Segment files: `%016d.journal`, named by the index (from 1) of their first record.
+struct Segment {
+    var index: Int
+    var path: String
+
+    static let suffix = ".journal"
+
+    static func name(index: Int) -> String {
+        let digits = String(index)
+        return String(repeating: "0", count: max(0, 16 - digits.count)) + digits + suffix
+    }
+
+    static func path(directory: String, index: Int) -> String {
+        join(directory, name(index: index))
+    }
+
+    static func join(_ directory: String, _ name: String) -> String {
+        directory.hasSuffix("/") ? directory + name : directory + "/" + name
+    }
+
+    /// The index a segment file name stands for, or nil if it is not a segment name.
+    static func index(fromName name: String) -> Int? {
+        let bytes = Array(name.utf8)
+        guard bytes.count == 16 + suffix.utf8.count, name.hasSuffix(suffix) else { return nil }
+        var value = 0
+        for byte in bytes[0..<16] {
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return value
+    }
+
+    /// The segments of a journal directory, in order.
+    static func list(directory: String) throws(StorageError) -> [Segment] {
+        try Posix.listDirectory(directory)
+            .compactMap { name in index(fromName: name).map { Segment(index: $0, path: join(directory, name)) } }
+            .sorted { $0.index < $1.index }
+    }
+}

@@ -1,0 +1,517 @@
+import COpenSSL
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct PeerAddress: Sendable, CustomStringConvertible {
+    /// Numeric, e.g. "127.0.0.1" or "::1" (an IPv4 peer on a dual-stack socket appears as
+    /// "::ffff:127.0.0.1").
+    public let host: String
+    public let port: Int
+    /// 127.0.0.0/8, ::1, ::ffff:127.x.x.x
+    public let isLoopback: Bool
+
+    public init(host: String, port: Int, isLoopback: Bool) {
+        self.host = host
+        self.port = port
+        self.isLoopback = isLoopback
+    }
+
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+public enum CloseReason: Sendable, Equatable {
+    /// EOF or close_notify (EOF without close_notify is normal, trap 4).
+    case peerClosed
+    /// close(...) was called.
+    case localClose
+    /// Pending output passed maxOutboundBytes.
+    case outboundOverflow
+    case handshakeFailed(String)
+    case ioError(String)
+}
+
+/// Everything a connection reports; all calls arrive on the connection's queue.
+public protocol ConnectionHandler: AnyObject {
+    /// After the TLS handshake (at once for plaintext).
+    func connectionReady(_ connection: Connection)
+    /// `bytes` is valid only during the call (it points into the queue's shared read buffer).
+    func connection(_ connection: Connection, didReceive bytes: UnsafeRawBufferPointer)
+    /// Exactly once, and the last call.
+    func connectionClosed(_ connection: Connection, reason: CloseReason)
+}
+
+private let connectionIDs = Locked<UInt64>(0)
+
+/// One accepted socket, TLS or plaintext, confined to `queue`.
+///
+/// Lifetime: from `start()` until `connectionClosed` has been delivered the connection
+/// keeps itself alive (like a channel registered with an event loop), so a handler need
+/// not store it. `handler` is a strong reference; the connection sets it to nil right
+/// after `connectionClosed`, which breaks the usual handler <-> connection cycle.
+/// A connection that is never started closes its socket when it is deinitialised.
+public final class Connection: @unchecked Sendable {
+    public let queue: DispatchQueue
+    public let peer: PeerAddress
+    public let isTLS: Bool
+    /// Process-unique.
+    public let id: UInt64
+    /// Strong; cleared by the connection after `connectionClosed`. Set it before `start()`.
+    public var handler: ConnectionHandler?
+
+    /// Bytes appended by send() and not yet taken by the socket / SSL_write.
+    public var pendingOutboundBytes: Int { outbound.count - outboundStart }
+
+    public let maxOutboundBytes: Int
+
+    // MARK: private state (all confined to `queue`)
+
+    private enum State { case created, handshaking, open, closing, closed }
+
+    private let fd: Int32
+    private let slot: IOSlot
+    private var ssl: OpaquePointer?
+    private var state: State = .created
+    private var keepAlive: Connection?
+
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var readSuspended = false
+    private var writeResumed = false
+
+    private var outbound: [UInt8] = []
+    private var outboundStart = 0
+    private var flushScheduled = false
+
+    /// Last write attempt could not finish (EAGAIN / SSL_ERROR_WANT_WRITE).
+    private var writeBlocked = false
+    /// SSL_read returned SSL_ERROR_WANT_WRITE: retry the read when writable.
+    private var readWantsWrite = false
+    /// SSL_write returned SSL_ERROR_WANT_READ: retry the write when readable.
+    private var writeWantsRead = false
+    /// SSL_do_handshake returned SSL_ERROR_WANT_WRITE.
+    private var handshakeWantsWrite = false
+
+    /// Read at most this much per readable event before yielding the queue to others
+    /// (the read source is level-triggered, so the rest comes on the next turn).
+    private static let readBudget = 64 * 1024
+
+    init(fd: Int32, ssl: OpaquePointer?, slot: IOSlot, peer: PeerAddress, maxOutboundBytes: Int) {
+        self.fd = fd
+        self.ssl = ssl
+        self.slot = slot
+        self.queue = slot.queue
+        self.peer = peer
+        self.isTLS = ssl != nil
+        self.maxOutboundBytes = maxOutboundBytes
+        self.id = connectionIDs.withLock { value in
+            value += 1
+            return value
+        }
+    }
+
+    deinit {
+        if let ssl { SSL_free(ssl) }
+        if readSource == nil {
+            // Never started: nobody else will close the socket.
+            _ = Glibc.close(fd)
+        }
+    }
+
+    @inline(__always)
+    private func assertOnQueue() {
+        #if DEBUG
+        dispatchPrecondition(condition: .onQueue(queue))
+        #endif
+    }
+
+    // MARK: public API
+
+    /// Begins the handshake (TLS) or reading (plaintext). Call once, on `queue`
+    /// (onConnection runs there).
+    public func start() {
+        assertOnQueue()
+        guard state == .created else { return }
+        keepAlive = self
+
+        let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+        // The fd is closed only after both sources are cancelled. The closer does not
+        // depend on `self`, so the socket is closed even if the connection is gone by then.
+        let closer = FDCloser(fd: fd)
+        read.setEventHandler { @Sendable [weak self] in self?.handleReadable() }
+        write.setEventHandler { @Sendable [weak self] in self?.handleWritable() }
+        read.setCancelHandler { @Sendable in closer.sourceCancelled() }
+        write.setCancelHandler { @Sendable in closer.sourceCancelled() }
+        readSource = read
+        writeSource = write   // created suspended; resumed only while it is needed
+
+        if isTLS {
+            state = .handshaking
+            read.resume()
+        } else {
+            state = .open
+            read.resume()
+            handler?.connectionReady(self)
+        }
+    }
+
+    /// Appends bytes to the outbound buffer and schedules one coalesced flush (several sends
+    /// in the same queue turn become one SSL_write). If buffered output would exceed
+    /// maxOutboundBytes, the connection closes with .outboundOverflow. Ignored once closing.
+    public func send(_ bytes: [UInt8]) {
+        assertOnQueue()
+        guard state == .open || state == .handshaking || state == .created else { return }
+        if pendingOutboundBytes + bytes.count > maxOutboundBytes {
+            terminate(.outboundOverflow)
+            return
+        }
+        if outboundStart > 0 && outboundStart == outbound.count {
+            outbound.removeAll(keepingCapacity: true)
+            outboundStart = 0
+        }
+        outbound.append(contentsOf: bytes)
+        scheduleFlush()
+    }
+
+    /// Stops reading; if flush is true, writes what is pending first, then sends TLS
+    /// close_notify (not waiting for the peer's) and closes. Idempotent.
+    /// close(flush: false) always closes at once, also while a flush-close is under way.
+    public func close(flush: Bool) {
+        assertOnQueue()
+        switch state {
+        case .closed:
+            return
+        case .closing:
+            if !flush { terminate(.localClose) }
+            return
+        case .created, .handshaking:
+            terminate(.localClose)
+        case .open:
+            guard flush else {
+                terminate(.localClose)
+                return
+            }
+            state = .closing
+            suspendReading()
+            flushNow()
+        }
+    }
+
+    // MARK: events
+
+    private func handleReadable() {
+        switch state {
+        case .handshaking:
+            handshake()
+        case .open:
+            if writeWantsRead {
+                writeWantsRead = false
+                flushNow()
+                guard state == .open else { return }
+            }
+            if isTLS { readTLS() } else { readPlain() }
+        case .created, .closing, .closed:
+            return
+        }
+    }
+
+    private func handleWritable() {
+        switch state {
+        case .handshaking:
+            handshakeWantsWrite = false
+            handshake()
+        case .open, .closing:
+            if readWantsWrite {
+                readWantsWrite = false
+                if state == .open { readTLS() }
+            }
+            guard state == .open || state == .closing else { return }
+            writeBlocked = false
+            flushNow()
+        case .created, .closed:
+            return
+        }
+        updateWriteSource()
+    }
+
+    // MARK: handshake
+
+    private func handshake() {
+        guard let ssl else { return }
+        ERR_clear_error()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 {
+            state = .open
+            handshakeWantsWrite = false
+            updateWriteSource()
+            handler?.connectionReady(self)
+            guard state == .open else { return }
+            if pendingOutboundBytes > 0 { scheduleFlush() }
+            // Application data may already sit in OpenSSL's buffer with the last handshake flight.
+            if SSL_pending(ssl) > 0 { readTLS() }
+            return
+        }
+        let savedErrno = errno
+        switch SSL_get_error(ssl, result) {
+        case SSL_ERROR_WANT_READ:
+            handshakeWantsWrite = false
+        case SSL_ERROR_WANT_WRITE:
+            handshakeWantsWrite = true
+        case SSL_ERROR_ZERO_RETURN:
+            terminate(.handshakeFailed("peer closed during handshake"))
+            return
+        case SSL_ERROR_SYSCALL where savedErrno == 0:
+            _ = TransportError.drainOpenSSLErrors()
+            terminate(.handshakeFailed("peer closed during handshake"))
+            return
+        default:
+            let error = TransportError.openSSL("TLS handshake with \(peer)", errnoValue: savedErrno)
+            terminate(.handshakeFailed(error.description))
+            return
+        }
+        updateWriteSource()
+    }
+
+    // MARK: reading
+
+    private func readTLS() {
+        guard let ssl else { return }
+        let buffer = slot.readBuffer
+        var total = 0
+        while state == .open {
+            ERR_clear_error()
+            let n = SSL_read(ssl, buffer, Int32(IOSlot.readBufferSize))
+            if n > 0 {
+                total += Int(n)
+                handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: Int(n)))
+                // Keep going while OpenSSL holds decrypted bytes (the socket will not signal
+                // them); otherwise stop after the budget and let the level-triggered source
+                // bring us back.
+                if total >= Connection.readBudget && SSL_pending(ssl) == 0 { return }
+                continue
+            }
+            let savedErrno = errno
+            switch SSL_get_error(ssl, n) {
+            case SSL_ERROR_WANT_READ:
+                return
+            case SSL_ERROR_WANT_WRITE:
+                readWantsWrite = true
+                updateWriteSource()
+                return
+            case SSL_ERROR_ZERO_RETURN:
+                // close_notify, or EOF without it (SSL_OP_IGNORE_UNEXPECTED_EOF).
+                terminate(.peerClosed)
+                return
+            case SSL_ERROR_SYSCALL where savedErrno == 0:
+                _ = TransportError.drainOpenSSLErrors()
+                terminate(.peerClosed)
+                return
+            case SSL_ERROR_SYSCALL where savedErrno == EINTR:
+                continue
+            default:
+                if isUnexpectedEOF() {
+                    terminate(.peerClosed)
+                } else {
+                    terminate(.ioError(TransportError.openSSL("SSL_read from \(peer)", errnoValue: savedErrno).description))
+                }
+                return
+            }
+        }
+    }
+
+    /// EOF without close_notify, in case SSL_OP_IGNORE_UNEXPECTED_EOF did not apply (trap 4).
+    private func isUnexpectedEOF() -> Bool {
+        let code = ERR_peek_error()
+        return code != 0 && pl_ERR_GET_REASON(code) == pl_SSL_R_UNEXPECTED_EOF_WHILE_READING()
+    }
+
+    private func readPlain() {
+        let buffer = slot.readBuffer
+        var total = 0
+        while state == .open {
+            let n = recv(fd, buffer, IOSlot.readBufferSize, 0)
+            if n > 0 {
+                total += n
+                handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: n))
+                if total >= Connection.readBudget { return }
+                continue
+            }
+            if n == 0 {
+                terminate(.peerClosed)
+                return
+            }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return }
+            terminate(.ioError(TransportError.posix("read from \(peer)", code).description))
+            return
+        }
+    }
+
+    private func suspendReading() {
+        guard let readSource, !readSuspended else { return }
+        readSource.suspend()
+        readSuspended = true
+    }
+
+    // MARK: writing
+
+    private func scheduleFlush() {
+        // While the write source is armed, the writable event flushes; no extra turn needed.
+        guard !flushScheduled, !writeBlocked, state != .handshaking, state != .created else { return }
+        flushScheduled = true
+        queue.async { @Sendable [weak self] in
+            guard let self else { return }
+            self.flushScheduled = false
+            self.flushNow()
+        }
+    }
+
+    /// Writes as much of the pending output as the socket takes; keeps the rest and arms
+    /// the write source when blocked. Finishes a flush-close when everything is out.
+    private func flushNow() {
+        guard state == .open || state == .closing else { return }
+        while pendingOutboundBytes > 0 {
+            let outcome = isTLS ? writeTLSOnce() : writePlainOnce()
+            switch outcome {
+            case .wrote(let n):
+                outboundStart += n
+            case .blocked:
+                writeBlocked = true
+            case .wantsRead:
+                if state == .closing {
+                    // Reading is stopped; give up on the rest rather than wait forever.
+                    terminate(.localClose)
+                    return
+                }
+                writeWantsRead = true
+            case .failed(let message):
+                terminate(.ioError(message))
+                return
+            }
+            if writeBlocked || writeWantsRead { break }
+        }
+        compactOutbound()
+        updateWriteSource()
+        if state == .closing && pendingOutboundBytes == 0 {
+            finishClose()
+        }
+    }
+
+    private enum WriteOutcome { case wrote(Int), blocked, wantsRead, failed(String) }
+
+    private func writeTLSOnce() -> WriteOutcome {
+        guard let ssl else { return .failed("no TLS session") }
+        let length = Int32(clamping: pendingOutboundBytes)
+        ERR_clear_error()
+        // Same bytes at the same offset after a WANT_WRITE/WANT_READ (trap 3); the buffer may
+        // have moved or grown, which SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows.
+        let n = outbound.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + outboundStart, length) }
+        if n > 0 { return .wrote(Int(n)) }
+        let savedErrno = errno
+        switch SSL_get_error(ssl, n) {
+        case SSL_ERROR_WANT_WRITE:
+            return .blocked
+        case SSL_ERROR_WANT_READ:
+            return .wantsRead
+        case SSL_ERROR_SYSCALL where savedErrno == EAGAIN || savedErrno == EWOULDBLOCK:
+            return .blocked
+        default:
+            return .failed(TransportError.openSSL("SSL_write to \(peer)", errnoValue: savedErrno).description)
+        }
+    }
+
+    private func writePlainOnce() -> WriteOutcome {
+        while true {
+            let n = outbound.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + outboundStart, pendingOutboundBytes, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 { return .wrote(n) }
+            let code = errno
+            if n < 0 && code == EINTR { continue }
+            if n < 0 && (code == EAGAIN || code == EWOULDBLOCK) { return .blocked }
+            return .failed(TransportError.posix("write to \(peer)", code).description)
+        }
+    }
+
+    private func compactOutbound() {
+        if outboundStart == outbound.count {
+            // Drained: drop big buffers so idle connections stay small.
+            outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
+            outboundStart = 0
+        } else if outboundStart >= 64 * 1024 && outboundStart * 2 >= outbound.count {
+            outbound.removeSubrange(0..<outboundStart)
+            outboundStart = 0
+        }
+    }
+
+    /// Arms the write source only while something waits for writability; balanced.
+    private func updateWriteSource() {
+        guard let writeSource else { return }
+        let wanted = state != .closed && (writeBlocked || readWantsWrite || handshakeWantsWrite)
+        if wanted && !writeResumed {
+            writeSource.resume()
+            writeResumed = true
+        } else if !wanted && writeResumed {
+            writeSource.suspend()
+            writeResumed = false
+        }
+    }
+
+    // MARK: closing
+
+    /// Everything is written: send close_notify once (best effort, not waiting for the peer's),
+    /// half-close the socket, then tear down.
+    private func finishClose() {
+        if let ssl {
+            ERR_clear_error()
+            _ = SSL_shutdown(ssl)
+            ERR_clear_error()
+        }
+        _ = shutdown(fd, Int32(SHUT_WR))
+        terminate(.localClose)
+    }
+
+    /// The single exit: cancels both sources (resuming suspended ones first so the cancel
+    /// handlers run and close the fd), reports the reason once, drops the handler and the
+    /// self-reference.
+    private func terminate(_ reason: CloseReason) {
+        guard state != .closed else { return }
+        state = .closed
+        outbound = []
+        outboundStart = 0
+        if let readSource {
+            readSource.cancel()
+            if readSuspended { readSource.resume(); readSuspended = false }
+        }
+        if let writeSource {
+            writeSource.cancel()
+            if !writeResumed { writeSource.resume() }
+            writeResumed = false
+        }
+        let handler = self.handler
+        self.handler = nil
+        handler?.connectionClosed(self, reason: reason)
+        keepAlive = nil
+    }
+}
+
+/// Closes the fd once both DispatchSources on it have been cancelled.
+private final class FDCloser: @unchecked Sendable {
+    private let fd: Int32
+    private var remaining = 2   // touched only by the cancel handlers, which run on one serial queue
+
+    init(fd: Int32) { self.fd = fd }
+
+    func sourceCancelled() {
+        remaining -= 1
+        if remaining == 0 {
+            _ = Glibc.close(fd)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import COpenSSL
+import Foundation
+
+/// Immutable shared SSL_CTX for servers (one per process; every connection's SSL refers to it).
+///
+/// TLS 1.2 minimum; TLS 1.2 suites are Mozilla "intermediate" restricted to ECDHE with
+/// AES-GCM / ChaCha20-Poly1305; TLS 1.3 keeps OpenSSL's default suites. No compression,
+/// no renegotiation, EOF without close_notify is a normal close (trap 4), release idle
+/// buffers (trap 9), partial writes with a moving write buffer (for coalesced flushes).
+public final class TLSServerContext: @unchecked Sendable {
+    /// Mozilla intermediate (v5.7) TLS 1.2 list without the DHE suites.
+    public static let tls12CipherList =
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+        + "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+        + "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
+    /// The SSL_CTX*. Never mutated after init.
+    let context: OpaquePointer
+
+    public init(certificateChainPath: String, privateKeyPath: String) throws {
+        ERR_clear_error()
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else {
+            throw TransportError.openSSL("SSL_CTX_new")
+        }
+        // From here on, ctx is freed by deinit if init throws? No: deinit doesn't run for a
+        // partially initialised object, so free it explicitly on failure.
+        func fail(_ what: String) -> TransportError {
+            let error = TransportError.openSSL(what)
+            SSL_CTX_free(ctx)
+            return error
+        }
+        guard pl_SSL_CTX_set_min_proto_version(ctx, pl_TLS1_2_VERSION()) == 1 else {
+            throw fail("SSL_CTX_set_min_proto_version(TLS1.2)")
+        }
+        guard SSL_CTX_set_cipher_list(ctx, TLSServerContext.tls12CipherList) == 1 else {
+            throw fail("SSL_CTX_set_cipher_list")
+        }
+        _ = SSL_CTX_set_options(
+            ctx,
+            pl_SSL_OP_NO_COMPRESSION() | pl_SSL_OP_NO_RENEGOTIATION() | pl_SSL_OP_IGNORE_UNEXPECTED_EOF())
+        _ = pl_SSL_CTX_set_mode(
+            ctx,
+            pl_SSL_MODE_RELEASE_BUFFERS() | pl_SSL_MODE_ENABLE_PARTIAL_WRITE()
+                | pl_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER())
+        guard SSL_CTX_use_certificate_chain_file(ctx, certificateChainPath) == 1 else {
+            throw fail("loading certificate chain \(certificateChainPath)")
+        }
+        guard SSL_CTX_use_PrivateKey_file(ctx, privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
+            throw fail("loading private key \(privateKeyPath)")
+        }
+        guard SSL_CTX_check_private_key(ctx) == 1 else {
+            throw fail("private key \(privateKeyPath) does not match certificate \(certificateChainPath)")
+        }
+        self.context = ctx
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+    }
+
+    /// A new server-side SSL* for an accepted socket (SSL_new takes a reference on the SSL_CTX).
+    func makeSSL(fd: Int32) throws -> OpaquePointer {
+        ERR_clear_error()
+        guard let ssl = SSL_new(context) else { throw TransportError.openSSL("SSL_new") }
+        guard SSL_set_fd(ssl, fd) == 1 else {
+            let error = TransportError.openSSL("SSL_set_fd")
+            SSL_free(ssl)
+            throw error
+        }
+        SSL_set_accept_state(ssl)
+        return ssl
+    }
+}
