@@ -44,6 +44,7 @@ final class ClusterShard: @unchecked Sendable {
     private var subscribers: [String: [UInt64: any EventSubscriber]] = [:]
     private var queuedWrites: [Write] = []
     private var batchInFlight = false
+    private var drainWaiters: [@Sendable () -> Void] = []
 
     init(state: ClusterState, journal: Journal) {
         name = state.name
@@ -123,18 +124,19 @@ final class ClusterShard: @unchecked Sendable {
     /// Blocks until every write queued so far is durable and answered (shutdown).
     func drain() {
         let done = DispatchSemaphore(value: 0)
-        func check() {
-            queue.async { [self] in
-                if batchInFlight || !queuedWrites.isEmpty {
-                    queue.asyncAfter(deadline: .now() + .milliseconds(2)) { check() }
-                } else {
-                    done.signal()
-                }
-            }
+        queue.async { [self] in
+            drainWaiters.append { done.signal() }
+            signalDrainedIfIdle()
         }
-        check()
         done.wait()
         journal.flush()
+    }
+
+    private func signalDrainedIfIdle() {
+        guard !batchInFlight, queuedWrites.isEmpty else { return }
+        let waiters = drainWaiters
+        drainWaiters.removeAll()
+        waiters.forEach { $0() }
     }
 
     // MARK: Group commit
@@ -153,7 +155,7 @@ final class ClusterShard: @unchecked Sendable {
     }
 
     private func startBatch() {
-        guard !queuedWrites.isEmpty else { return }
+        guard !queuedWrites.isEmpty else { return signalDrainedIfIdle() }
         let writes = queuedWrites
         queuedWrites.removeAll(keepingCapacity: true)
         batchInFlight = true
@@ -180,8 +182,9 @@ final class ClusterShard: @unchecked Sendable {
             }
         }
         let payloads = staged.map { JournalEntryCodec.encode($0.entry) }
+        let batch = staged
         journal.appendBatch(payloads) { [self] result in
-            queue.async { [self] in finishBatch(staged, result) }
+            queue.async { [self] in finishBatch(batch, result) }
         }
     }
 

@@ -19,8 +19,9 @@ import Darwin
 public final class Journal: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<Void, StorageError>) -> Void
 
+    /// One append call: a single record, or a group that is written in one batch, all or nothing.
     private struct Entry {
-        var payload: [UInt8]
+        var payloads: [[UInt8]]
         var rejection: StorageError?
         var completion: Completion
     }
@@ -141,13 +142,21 @@ public final class Journal: @unchecked Sendable {
     /// length and the chain is not advanced, so a later append can succeed when the fault
     /// clears. A payload containing '\n' fails with .invalidPayload (in order, like the rest).
     public func append(_ payload: [UInt8], completion: @escaping Completion) {
+        appendBatch([payload], completion: completion)
+    }
+
+    /// Queues several records that must stand or fall together: they go into the same write
+    /// and fsync, in order, and `completion` runs once for all of them. A caller that numbers
+    /// its records (a room's seq) uses this so a failed write can never leave a gap followed by
+    /// later records. A group larger than maxBatchRecords is still written whole.
+    public func appendBatch(_ payloads: [[UInt8]], completion: @escaping Completion) {
         let rejection: StorageError? =
-            Self.containsNewline(payload)
+            payloads.contains(where: Self.containsNewline)
             ? StorageError(
                 kind: .invalidPayload, file: nil, offset: nil,
                 description: "a journal payload must not contain a newline (byte 0x0A)")
             : nil
-        let entry = Entry(payload: payload, rejection: rejection, completion: completion)
+        let entry = Entry(payloads: payloads, rejection: rejection, completion: completion)
         enum Action { case none, schedule, closed }
         let action: Action = lock.withLock {
             if closed { return .closed }
@@ -227,11 +236,20 @@ public final class Journal: @unchecked Sendable {
                     writerScheduled = false
                     return false
                 }
-                if pending.count <= options.maxBatchRecords {
+                // Whole entries only, so a group is never split across two writes.
+                var records = 0
+                var taken = 0
+                while taken < pending.count {
+                    let size = pending[taken].payloads.count
+                    if taken > 0 && records + size > options.maxBatchRecords { break }
+                    records += size
+                    taken += 1
+                }
+                if taken == pending.count {
                     swap(&batch, &pending)
                 } else {
-                    batch.append(contentsOf: pending[0..<options.maxBatchRecords])
-                    pending.removeFirst(options.maxBatchRecords)
+                    batch.append(contentsOf: pending[0..<taken])
+                    pending.removeFirst(taken)
                 }
                 return true
             }
@@ -247,8 +265,10 @@ public final class Journal: @unchecked Sendable {
         var newHead = head
         var newRecords = 0
         for entry in batch where entry.rejection == nil {
-            newHead = RecordCodec.encode(entry.payload, previous: newHead, hasher: hasher, into: &buffer)
-            newRecords += 1
+            for payload in entry.payloads {
+                newHead = RecordCodec.encode(payload, previous: newHead, hasher: hasher, into: &buffer)
+                newRecords += 1
+            }
         }
         var failure: StorageError?
         if newRecords > 0 {

@@ -2,14 +2,15 @@ import Foundation
 @testable import PartnerlineServer
 import Testing
 
-/// The session a person would type, through the real `openssl s_client` binary.
+/// The session a person would type, through the real `openssl s_client` binary. `-nocommands`
+/// matters: without it s_client treats a line starting with R (REGISTER) as "renegotiate".
 @Suite struct OpenSSLClientTests {
     @Test func sessionThroughSClient() throws {
         let dir = TempDir()
         let server = try InProcessServer(TestConfig.make(dataDir: dir.path))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_client", "-connect", "127.0.0.1:\(server.tlsPort)", "-quiet", "-no_ign_eof"]
+        process.arguments = ["s_client", "-connect", "127.0.0.1:\(server.tlsPort)", "-quiet", "-nocommands", "-no_ign_eof"]
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input

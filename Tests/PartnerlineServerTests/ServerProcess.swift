@@ -21,7 +21,7 @@ final class ServerProcess {
 
     init(config: String, arguments: [String] = [], logDir: String) throws {
         stderrFile = logDir + "/server-\(UUID().uuidString).log"
-        FileManager.default.createFile(atPath: stderrFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
         process.arguments = ["--config", config, "--tls-port", "0"] + arguments
         process.standardOutput = stdout
@@ -39,6 +39,7 @@ final class ServerProcess {
         let text = String(decoding: line, as: UTF8.self)
         guard text.hasPrefix("listening tls="), let port = text.split(separator: " ")[1].split(separator: ":").last.flatMap({ Int($0) }) else {
             process.terminate()
+            let log = (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? ""
             throw TestFailure("server did not start: '\(text)'; log: \(log)")
         }
         tlsPort = port
