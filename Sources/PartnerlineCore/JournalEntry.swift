@@ -52,7 +52,7 @@ public enum JournalEntryCodec {
             wire = Wire(type: "part", time: time, room: room.description, account: account)
         }
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         // Encoding a plain struct of strings and integers cannot fail.
         return Array(try! encoder.encode(wire))
     }
