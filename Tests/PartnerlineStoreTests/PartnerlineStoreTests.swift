@@ -395,6 +395,21 @@ private final class FaultSwitch: @unchecked Sendable {
             #expect(report.faults.first?.offset == start, "byte \(position)")
             #expect(try readBytes(segment) == damaged)
         }
+        // A damaged newline before the last record merges the last two lines; the last
+        // record is still there, so this is corruption too, not a torn tail.
+        let lastStart = good.count - RecordCodec.encodedSize(payloadCount: payloads[4].count)
+        var merged = good
+        merged[lastStart - 1] = UInt8(ascii: "x")
+        try writeBytes(segment, merged)
+        do {
+            _ = try openJournal(directory)
+            Issue.record("open succeeded with the newline before the last record damaged")
+        } catch let error as StorageError {
+            #expect(error.kind == .corrupt)
+            #expect(error.offset == end)  // the fourth record starts where the third ends
+        }
+        #expect(try readBytes(segment) == merged)
+
         // A payload flip is exactly one fault: the next record chains from the stored hash.
         var damaged = good
         damaged[end - 2] ^= 0x01
@@ -485,6 +500,44 @@ private final class FaultSwitch: @unchecked Sendable {
             #expect(error.file == first)
         }
         #expect(JournalVerifier.verify(directory: directory).faults.first?.file == first)
+    }
+
+    @Test func anEmptyLastSegmentIsCurrentAndATornTailBeforeItIsCut() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let payloads = samplePayloads(6)
+        let options = JournalOptions(policy: .always, segmentMaxBytes: 250)  // two records a segment
+        let directory = try makeJournal(in: base, payloads, options: options)
+        #expect(try segmentNames(directory) == [
+            "0000000000000001.journal", "0000000000000003.journal", "0000000000000005.journal",
+        ])
+        // A crash right after rolling: the new segment exists but is empty.
+        let last = directory + "/0000000000000005.journal"
+        try writeBytes(last, [])
+        var (journal, report, replayed) = try openJournal(directory, options)
+        #expect(replayed == Array(payloads[0..<4]))
+        #expect(report.truncatedFile == nil)
+        #expect(isSuccess(appendAndWait(journal, bytes("fifth"))))
+        journal.close()
+        #expect(try fileSize(last) > 0)
+
+        // Now a torn record at the end of the middle segment with only an empty segment after it.
+        try writeBytes(last, [])
+        let middle = directory + "/0000000000000003.journal"
+        let content = try readBytes(middle)
+        let cutAt = RecordCodec.encodedSize(payloadCount: payloads[2].count)
+        try writeBytes(middle, Array(content[0..<(cutAt + 10)]))
+        (journal, report, replayed) = try openJournal(directory, options)
+        #expect(replayed == Array(payloads[0..<3]))
+        #expect(report.truncatedFile == middle)
+        #expect(report.truncatedAtOffset == cutAt)
+        #expect(try segmentNames(directory) == ["0000000000000001.journal", "0000000000000003.journal"])
+        #expect(isSuccess(appendAndWait(journal, bytes("fourth"))))
+        journal.close()
+        let verified = JournalVerifier.verify(directory: directory)
+        #expect(verified.faults.isEmpty)
+        #expect(verified.records == 4)
+        #expect(verified.lastPayload == bytes("fourth"))
     }
 
     @Test func aMissingSegmentIsCorruption() throws {
