@@ -707,3 +707,59 @@ private final class FaultSwitch: @unchecked Sendable {
         #expect(replayed == (0..<200).map { bytes("r\($0)") })
     }
 }
+
+/// `appendBatch`: a group of records is written whole or not at all, so a caller that numbers
+/// its records (a room's seq) never sees a failed record followed by a stored later one.
+@Suite struct AppendBatchTests {
+    private func appendGroupAndWait(_ journal: Journal, _ payloads: [[UInt8]]) -> Result<Void, StorageError>? {
+        let done = DispatchSemaphore(value: 0)
+        let result = Collector<Result<Void, StorageError>>()
+        journal.appendBatch(payloads) { outcome in
+            result.add(outcome)
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + 60) == .success else { return nil }
+        return result.values.first
+    }
+
+    @Test func aGroupLargerThanMaxBatchRecordsIsOneWrite() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let directory = base + "/j"
+        let (journal, _, _) = try openJournal(directory, JournalOptions(policy: .batch, maxBatchRecords: 2))
+        let group = samplePayloads(5)
+        #expect(isSuccess(appendGroupAndWait(journal, group)))
+        #expect(journal.writeCount == 1)
+        #expect(journal.recordCount == 5)
+        journal.close()
+        let (_, _, replayed) = try openJournal(directory)
+        #expect(replayed == group)
+    }
+
+    @Test func aFailedWriteFailsTheWholeGroup() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let faults = FaultSwitch()
+        var options = JournalOptions(policy: .always)
+        options.fileIO = faults.fileIO
+        let directory = base + "/j"
+        let (journal, _, _) = try openJournal(directory, options)
+        faults.failWrites(1, partial: true)
+        #expect(failureKind(appendGroupAndWait(journal, [bytes("a1"), bytes("a2"), bytes("a3")])) == .io)
+        #expect(journal.recordCount == 0)
+        #expect(isSuccess(appendGroupAndWait(journal, [bytes("b1"), bytes("b2")])))
+        journal.close()
+        let (_, _, replayed) = try openJournal(directory)
+        #expect(replayed == [bytes("b1"), bytes("b2")])
+        #expect(JournalVerifier.verify(directory: directory).faults.isEmpty)
+    }
+
+    @Test func aGroupWithANewlineIsRejectedWhole() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let (journal, _, _) = try openJournal(base + "/j")
+        #expect(failureKind(appendGroupAndWait(journal, [bytes("fine"), bytes("bad\nline")])) == .invalidPayload)
+        #expect(journal.recordCount == 0)
+        journal.close()
+    }
+}
