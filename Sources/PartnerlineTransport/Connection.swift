@@ -100,8 +100,12 @@ public final class Connection: @unchecked Sendable {
     /// (the read source is level-triggered, so the rest comes on the next turn).
     private static let readBudget = 64 * 1024
 
-    init(fd: Int32, ssl: OpaquePointer?, slot: IOSlot, peer: PeerAddress, maxOutboundBytes: Int) {
+    /// Dialled out (Connector): the TLS handshake starts with our ClientHello, not the peer's.
+    private let isClient: Bool
+
+    init(fd: Int32, ssl: OpaquePointer?, slot: IOSlot, peer: PeerAddress, maxOutboundBytes: Int, isClient: Bool = false) {
         self.fd = fd
+        self.isClient = isClient
         self.ssl = ssl
         self.slot = slot
         self.queue = slot.queue
@@ -153,6 +157,7 @@ public final class Connection: @unchecked Sendable {
         if isTLS {
             state = .handshaking
             read.resume()
+            if isClient { handshake() }
         } else {
             state = .open
             read.resume()
