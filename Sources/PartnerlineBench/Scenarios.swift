@@ -256,6 +256,10 @@ public enum Scenarios {
         if durable { row.metric("ack_p99.9_ms", ms(totals.ack.valueAtPercentile(99.9)), decimals: 2) }
         if server.probe != nil {
             row.metric("server_cpu_%", (serverCPU1 - serverCPU0) / elapsed * 100)
+            // Server CPU per line delivered (or per post, for durable runs): steadier than rates on
+            // cores shared with other work.
+            let units = durable ? totals.acks : totals.deliveries
+            if units > 0 { row.metric("server_us/msg", (serverCPU1 - serverCPU0) * 1e6 / Double(units), decimals: 2) }
             row.metric("server_rss_MiB", Double(rss) / 1024)
         }
         row.metric("bench_cpu_%", (selfCPU1 - selfCPU0) / elapsed * 100)

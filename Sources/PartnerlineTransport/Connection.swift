@@ -183,6 +183,24 @@ public final class Connection: @unchecked Sendable {
         scheduleFlush()
     }
 
+    /// Appends several lines at once (one overflow check, one scheduled flush): a fan-out batch.
+    public func send(contentsOf lines: [[UInt8]]) {
+        assertOnQueue()
+        guard state == .open || state == .handshaking || state == .created else { return }
+        var total = 0
+        for line in lines { total += line.count }
+        if pendingOutboundBytes + total > maxOutboundBytes {
+            terminate(.outboundOverflow)
+            return
+        }
+        if outboundStart > 0 && outboundStart == outbound.count {
+            outbound.removeAll(keepingCapacity: true)
+            outboundStart = 0
+        }
+        for line in lines { outbound.append(contentsOf: line) }
+        scheduleFlush()
+    }
+
     /// Stops reading; if flush is true, writes what is pending first, then sends TLS
     /// close_notify (not waiting for the peer's) and closes. Idempotent.
     /// close(flush: false) always closes at once, also while a flush-close is under way.
