@@ -182,7 +182,9 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
             connection.send(Array("JOIN #\(room.split(separator: "/").last ?? "r1")\r\n".utf8))
         } else if isCommand("366 ") {
             if phase == .settingUp { becomeReady() }
-        } else if line.count > 4, line[command] == UInt8(ascii: "4") || line[command] == UInt8(ascii: "5") {
+        } else if isCommand("422 ") {
+            return   // ERR_NOMOTD: no message of the day, not a failure
+        } else if line.count > command + 3, line[command] == UInt8(ascii: "4") || line[command] == UInt8(ascii: "5") {
             stats.recordError("\(name): \(String(decoding: line, as: UTF8.self))")
             if phase == .settingUp { fail() }
         } else if ServerLineScan.find("ERROR ", in: line) == 0 {
