@@ -7,6 +7,8 @@ public struct ClusterState: Sendable {
     public private(set) var rooms: [String: RoomState] = [:]
     /// Rooms in configured order (rooms found only in the journal follow, in order of appearance).
     public private(set) var roomOrder: [String] = []
+    /// Needs, offers, proposals and funding alerts, folded from the same room events.
+    public private(set) var items = ItemBook()
 
     public init(definition: ClusterDefinition) {
         name = definition.name
@@ -26,11 +28,12 @@ public struct ClusterState: Sendable {
         switch entry {
         case .event(let event):
             try withRoom(event.room) { try $0.append(event) }
+            items.apply(event)
         case .memberJoined(let room, let account, _):
             try withRoom(room) { $0.addMember(account) }
         case .memberLeft(let room, let account, _):
             try withRoom(room) { $0.removeMember(account) }
-        case .accountRegistered:
+        case .accountRegistered, .roleGranted, .roleRevoked:
             throw ReplayError("account record in the journal of cluster \(name)")
         }
     }
@@ -38,6 +41,12 @@ public struct ClusterState: Sendable {
     /// Adds a live event whose line was already encoded for fan-out.
     public mutating func appendEncoded(room: RoomName, seq: UInt64, timeMillis: Int64, line: [UInt8]) {
         rooms[room.room]?.append(seq: seq, timeMillis: timeMillis, line: line)
+    }
+
+    /// Adds a live event with its already-encoded line, and folds it into the items.
+    public mutating func append(_ event: StoredEvent, line: [UInt8]) {
+        rooms[event.room.room]?.append(seq: event.seq, timeMillis: event.timeMillis, line: line)
+        items.apply(event)
     }
 
     private mutating func addRoom(_ room: String, topic: String) {

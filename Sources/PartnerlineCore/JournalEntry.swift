@@ -9,6 +9,11 @@ public enum JournalEntry: Sendable {
     /// Room membership (what WHO lists). Not an EV: JOIN and PART are presence, not history.
     case memberJoined(room: RoomName, account: String, timeMillis: Int64)
     case memberLeft(room: RoomName, account: String, timeMillis: Int64)
+    /// A role given to an account (server journal): bot or admin for the whole server, or
+    /// facilitator of one `cluster`. `by` is who granted it (`*admin-cli` for the admin subcommand).
+    case roleGranted(account: String, role: Role, cluster: String?, by: String, timeMillis: Int64)
+    /// A role taken away again (server journal); the account is then a member (or no longer facilitates `cluster`).
+    case roleRevoked(account: String, role: Role, cluster: String?, by: String, timeMillis: Int64)
 }
 
 public struct JournalEntryDecodingError: Error, CustomStringConvertible, Sendable {
@@ -32,6 +37,8 @@ public enum JournalEntryCodec {
         var role: String?
         var hash: String?
         var invite: String?
+        var cluster: String?
+        var by: String?
     }
 
     public static func encode(_ entry: JournalEntry) -> [UInt8] {
@@ -50,6 +57,10 @@ public enum JournalEntryCodec {
             wire = Wire(type: "join", time: time, room: room.description, account: account)
         case .memberLeft(let room, let account, let time):
             wire = Wire(type: "part", time: time, room: room.description, account: account)
+        case .roleGranted(let account, let role, let cluster, let by, let time):
+            wire = Wire(type: "grant", time: time, account: account, role: role.rawValue, cluster: cluster, by: by)
+        case .roleRevoked(let account, let role, let cluster, let by, let time):
+            wire = Wire(type: "revoke", time: time, account: account, role: role.rawValue, cluster: cluster, by: by)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
@@ -77,12 +88,16 @@ public enum JournalEntryCodec {
             }
             return room
         }
-        switch wire.type {
-        case "account":
+        func role() throws -> Role {
             let roleText = try need(wire.role, "role")
             guard let role = Role(rawValue: roleText) else {
                 throw JournalEntryDecodingError(description: "unknown role \(roleText)")
             }
+            return role
+        }
+        switch wire.type {
+        case "account":
+            let role = try role()
             let account = Account(name: try need(wire.account, "account"), organisation: wire.org ?? "",
                                   role: role, passwordHash: try need(wire.hash, "hash"), createdMillis: wire.time)
             return .accountRegistered(account, invite: wire.invite)
@@ -98,6 +113,12 @@ public enum JournalEntryCodec {
             return .memberJoined(room: try roomName(), account: try need(wire.account, "account"), timeMillis: wire.time)
         case "part":
             return .memberLeft(room: try roomName(), account: try need(wire.account, "account"), timeMillis: wire.time)
+        case "grant":
+            return .roleGranted(account: try need(wire.account, "account"), role: try role(), cluster: wire.cluster,
+                                by: try need(wire.by, "by"), timeMillis: wire.time)
+        case "revoke":
+            return .roleRevoked(account: try need(wire.account, "account"), role: try role(), cluster: wire.cluster,
+                                by: try need(wire.by, "by"), timeMillis: wire.time)
         default:
             throw JournalEntryDecodingError(description: "unknown entry type \(wire.type)")
         }

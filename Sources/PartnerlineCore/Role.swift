@@ -1,4 +1,5 @@
-/// What an account may do. Facilitators are per cluster in a later issue; for now a role is per account.
+/// What an account may do. `member`, `bot` and `admin` are account roles; `facilitator` is granted per
+/// cluster (see `Privileges`) and is what LOGIN reports for a member who facilitates a cluster.
 public enum Role: String, Sendable, Codable, CaseIterable {
     case member, facilitator, bot, admin
 }

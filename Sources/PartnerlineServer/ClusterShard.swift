@@ -35,6 +35,11 @@ final class ClusterShard: @unchecked Sendable {
         case join(room: RoomName, subscriber: any EventSubscriber,
                   completion: @Sendable (Result<UInt64, DomainError>) -> Void)
         case part(room: RoomName, account: String)
+        /// An item command, judged against the items as they will be when the batch before it is applied.
+        case items(ItemAction, actor: String, moderates: Bool,
+                   completion: @Sendable (Result<[StoredEvent], DomainError>) -> Void)
+        /// Expiry and reminders due now, posted by `*server`; `completion` gets how many events were stored.
+        case sweep(reminderDays: [Int], completion: @Sendable (Result<Int, DomainError>) -> Void)
     }
 
     let name: String
@@ -45,13 +50,23 @@ final class ClusterShard: @unchecked Sendable {
     private var queuedWrites: [Write] = []
     private var batchInFlight = false
     private var drainWaiters: [@Sendable () -> Void] = []
+    /// Where MATCH and watched events go beyond the room's own subscribers.
+    private let online: OnlineDirectory?
+    /// Event times and expiry decisions; tests move it forward.
+    private let clock: @Sendable () -> Int64
 
-    init(state: ClusterState, journal: Journal) {
+    init(state: ClusterState, journal: Journal, online: OnlineDirectory? = nil,
+         clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
         name = state.name
         queue = DispatchQueue(label: "partnerline.cluster.\(state.name)")
         self.state = state
         self.journal = journal
+        self.online = online
+        self.clock = clock
     }
+
+    /// The items as replayed (read once at start, before the shard serves anyone).
+    var replayedItems: ItemBook { state.items }
 
     // MARK: Reads (answered on the shard queue)
 
@@ -121,6 +136,28 @@ final class ClusterShard: @unchecked Sendable {
         }
     }
 
+    /// Runs an item command; `completion` gets its stored events (the item's own first, then any MATCH)
+    /// once they are durable and fanned out, or the refusal (and nothing was stored).
+    func items(_ action: ItemAction, actor: String, moderates: Bool,
+               completion: @escaping @Sendable (Result<[StoredEvent], DomainError>) -> Void) {
+        queue.async { [self] in
+            if case .create(let draft) = action, state.room(draft.room) == nil {
+                return completion(.failure(noSuchRoom(draft.room)))
+            }
+            enqueue(.items(action, actor: actor, moderates: moderates, completion: completion))
+        }
+    }
+
+    /// Posts the expiries and reminders due now.
+    func sweep(reminderDays: [Int], completion: @escaping @Sendable (Result<Int, DomainError>) -> Void) {
+        queue.async { [self] in enqueue(.sweep(reminderDays: reminderDays, completion: completion)) }
+    }
+
+    /// Reads the items with `body` on the shard queue.
+    func readItems<T: Sendable>(_ body: @escaping @Sendable (ItemBook, ClusterState) -> T, reply: @escaping @Sendable (T) -> Void) {
+        queue.async { [self] in reply(body(state.items, state)) }
+    }
+
     /// Blocks until every write queued so far is durable and answered (shutdown).
     func drain() {
         let done = DispatchSemaphore(value: 0)
@@ -152,6 +189,10 @@ final class ClusterShard: @unchecked Sendable {
         var write: Write
         var entry: JournalEntry
         var line: [UInt8]?
+        /// The last record of its write: the write is answered when this one is applied.
+        var isLast = true
+        /// For item writes, on the last record: every event of the write.
+        var events: [StoredEvent] = []
     }
 
     private func startBatch() {
@@ -163,9 +204,38 @@ final class ClusterShard: @unchecked Sendable {
         var nextSeq: [String: UInt64] = [:]
         var staged: [Staged] = []
         staged.reserveCapacity(writes.count)
-        let now = Timestamp.nowMillis()
+        let now = clock()
+        // Item writes are judged against the items with this batch's earlier writes applied, so two
+        // writes in one batch cannot both pass a check that only one of them may (e.g. two STATUS moves).
+        var working: ItemBook?
+        func stage(_ drafts: [EventDraft], for write: Write) {
+            var events: [StoredEvent] = []
+            for draft in drafts {
+                let roomState = state.room(draft.room)!
+                let seq = (nextSeq[draft.room.room] ?? roomState.lastSeq) + 1
+                nextSeq[draft.room.room] = seq
+                let event = draft.stored(seq: seq, timeMillis: max(now, roomState.lastTimeMillis))
+                working!.apply(event)
+                events.append(event)
+            }
+            for (index, event) in events.enumerated() {
+                let last = index == events.count - 1
+                staged.append(Staged(write: write, entry: .event(event), line: event.encodedLine(), isLast: last,
+                                     events: last ? events : []))
+            }
+        }
         for write in writes {
             switch write {
+            case .items(let action, let actor, let moderates, let completion):
+                if working == nil { working = state.items }
+                switch working!.prepare(action, actor: actor, moderates: moderates) {
+                case .success(let drafts): stage(drafts, for: write)
+                case .failure(let refusal): completion(.failure(refusal))
+                }
+            case .sweep(let reminderDays, let completion):
+                if working == nil { working = state.items }
+                let drafts = working!.due(nowMillis: now, reminderDays: reminderDays)
+                if drafts.isEmpty { completion(.success(0)) } else { stage(drafts, for: write) }
             case .event(let room, let actor, let kind, let fields, let text, _):
                 let roomState = state.room(room)!
                 let seq = (nextSeq[room.room] ?? roomState.lastSeq) + 1
@@ -180,6 +250,11 @@ final class ClusterShard: @unchecked Sendable {
             case .part(let room, let account):
                 staged.append(Staged(write: write, entry: .memberLeft(room: room, account: account, timeMillis: now)))
             }
+        }
+        guard !staged.isEmpty else {
+            // Every write of this batch was refused: nothing to store.
+            batchInFlight = false
+            return startBatch()
         }
         let payloads = staged.map { JournalEntryCodec.encode($0.entry) }
         let batch = staged
@@ -201,6 +276,12 @@ final class ClusterShard: @unchecked Sendable {
                     completion(.failure(refusal))
                 case .part:
                     break  // presence already ended; membership stays until a later PART is stored
+                case .items(_, _, _, let completion) where item.isLast:
+                    completion(.failure(refusal))
+                case .sweep(_, let completion) where item.isLast:
+                    completion(.failure(refusal))
+                case .items, .sweep:
+                    break
                 }
             }
         }
@@ -221,8 +302,36 @@ final class ClusterShard: @unchecked Sendable {
             completion(.success(state.room(room)?.lastSeq ?? 0))
         case (.part, let entry):
             try? state.apply(entry)
+        case (.items(_, _, _, let completion), .event(let event)):
+            applyItemEvent(event, line: item.line!)
+            if item.isLast { completion(.success(item.events)) }
+        case (.sweep(_, let completion), .event(let event)):
+            applyItemEvent(event, line: item.line!)
+            if item.isLast { completion(.success(item.events.count)) }
         default:
             assertionFailure("staged write and entry disagree")
+        }
+    }
+
+    /// Applies a durable item event and sends it to the room's subscribers; a MATCH also to the two
+    /// organisations' other sessions, a new item also to sessions watching one of its tags.
+    private func applyItemEvent(_ event: StoredEvent, line: [UInt8]) {
+        state.append(event, line: line)
+        let roomSubscribers = subscribers[event.room.room] ?? [:]
+        for subscriber in roomSubscribers.values { subscriber.deliver(line) }
+        guard let online else { return }
+        let already = Set(roomSubscribers.keys)
+        if event.kind == "MATCH" {
+            let accounts = Set(event.fields.filter { $0.0 == "need_by" || $0.0 == "offer_by" }.map(\.1))
+            for session in online.sessions(of: accounts, excluding: already) { session.deliver(line) }
+        } else if ItemKind(creatingEvent: event.kind) != nil {
+            let tags = event.fields.first { $0.0 == "tags" }.map { $0.1.split(separator: ",").map(String.init) } ?? []
+            let terms = Matching.Terms(tags: tags, text: event.text ?? "")
+            let state = self.state
+            let watchers = online.watchers(of: terms, excluding: already) { account in
+                state.orderedRooms.contains { $0.members.contains(account) }
+            }
+            for session in watchers { session.deliver(line) }
         }
     }
 
