@@ -54,6 +54,8 @@ final class ClusterShard: @unchecked Sendable {
     private let online: OnlineDirectory?
     /// Event times and expiry decisions; tests move it forward.
     private let clock: @Sendable () -> Int64
+    /// The need/offer pair of the last MATCH sent to sessions outside its rooms (see `applyItemEvent`).
+    private var lastDirectMatch = ""
 
     init(state: ClusterState, journal: Journal, online: OnlineDirectory? = nil,
          clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
@@ -322,8 +324,20 @@ final class ClusterShard: @unchecked Sendable {
         guard let online else { return }
         let already = Set(roomSubscribers.keys)
         if event.kind == "MATCH" {
-            let accounts = Set(event.fields.filter { $0.0 == "need_by" || $0.0 == "offer_by" }.map(\.1))
-            for session in online.sessions(of: accounts, excluding: already) { session.deliver(line) }
+            // A match stored in two rooms reaches the two organisations' sessions once: through either
+            // room if they are in it, else directly with the first copy.
+            let field = Dictionary(event.fields, uniquingKeysWith: { first, _ in first })
+            let pair = "\(field["need"] ?? "") \(field["offer"] ?? "")"
+            guard pair != lastDirectMatch else { return }
+            lastDirectMatch = pair
+            var inEitherRoom = already
+            for key in ["need", "offer"] {
+                if let id = field[key].flatMap(ItemID.init), let room = state.items[id]?.room {
+                    inEitherRoom.formUnion((subscribers[room.room] ?? [:]).keys)
+                }
+            }
+            let accounts = Set([field["need_by"], field["offer_by"]].compactMap { $0 })
+            for session in online.sessions(of: accounts, excluding: inEitherRoom) { session.deliver(line) }
         } else if ItemKind(creatingEvent: event.kind) != nil {
             let tags = event.fields.first { $0.0 == "tags" }.map { $0.1.split(separator: ",").map(String.init) } ?? []
             let terms = Matching.Terms(tags: tags, text: event.text ?? "")

@@ -86,11 +86,12 @@ final class InProcessServer: @unchecked Sendable {
     let endpoints: PartnerlineService.Endpoints
     private var stopped = false
 
-    init(_ config: ServerConfig, treatPeersAsRemote: Bool = false) throws {
+    init(_ config: ServerConfig, treatPeersAsRemote: Bool = false, clock: (@Sendable () -> Int64)? = nil) throws {
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         service = PartnerlineService(config: config, logger: logger)
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
+        if let clock { service.clock = clock }
         endpoints = try service.start()
     }
 
