@@ -147,13 +147,14 @@ final class TestClient {
 
     func readLine() throws -> String { try connection.readLine() }
 
-    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true) throws {
+    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true,
+               role: String = "member") throws {
         if register {
             let reply = try final("REGISTER \(account) \(password) org=\"Org \(account)\"")
             #expect(reply == "OK REGISTER account=\(account)")
         }
         let reply = try final("LOGIN \(account) \(password)")
-        #expect(reply == "OK LOGIN account=\(account) role=member")
+        #expect(reply == "OK LOGIN account=\(account) role=\(role)")
     }
 
     static func untagged(_ line: String) -> Substring {
