@@ -6,6 +6,10 @@ public struct AccountRegistry: Sendable {
     public private(set) var usedInvites: Set<String> = []
     /// Clusters each account facilitates.
     public private(set) var facilitators: [String: Set<String>] = [:]
+    /// Invite codes made by facilitators (INVITE), with the cluster each welcomes into.
+    public private(set) var createdInvites: [String: String?] = [:]
+    /// The cluster an account was invited to, when it registered with a facilitator's code.
+    public private(set) var invitedTo: [String: String] = [:]
 
     public static let minimumPasswordLength = 8
     public static let maximumPasswordLength = 256
@@ -26,7 +30,12 @@ public struct AccountRegistry: Sendable {
                 throw ReplayError("account \(account.name) registered twice")
             }
             accounts[account.name] = account
-            if let invite { usedInvites.insert(invite) }
+            if let invite {
+                usedInvites.insert(invite)
+                if let cluster = createdInvites[invite] ?? nil { invitedTo[account.name] = cluster }
+            }
+        case .inviteCreated(let code, let cluster, _, _):
+            createdInvites[code] = cluster
         case .roleGranted(let name, let role, let cluster, _, _):
             guard accounts[name] != nil else { throw ReplayError("role granted to unknown account \(name)") }
             if role == .facilitator {
@@ -41,7 +50,7 @@ public struct AccountRegistry: Sendable {
             } else if accounts[name]!.role == role {
                 accounts[name]!.role = .member
             }
-        case .event, .memberJoined, .memberLeft:
+        case .event, .memberJoined, .memberLeft, .roomCreated, .topicSet, .muted, .unmuted, .membershipPolicy, .memberApproved:
             throw ReplayError("non-account record in the server journal")
         }
     }
@@ -101,7 +110,7 @@ public struct AccountRegistry: Sendable {
             guard let invite else {
                 return DomainError(.registrationClosed, "registration needs an invite code: REGISTER <account> <password> invite=<code>")
             }
-            guard inviteCodes.contains(invite), !usedInvites.contains(invite) else {
+            guard inviteCodes.contains(invite) || createdInvites[invite] != nil, !usedInvites.contains(invite) else {
                 return DomainError(.registrationClosed, "that invite code is not valid or was already used")
             }
         case .open:

@@ -49,6 +49,8 @@ public enum Permissions {
         "FUNDING": .botOrModeratorJoined,
         "SHOW": .login, "LIST": .login, "SEARCH": .login, "WATCH": .login, "UNWATCH": .login, "MATCHES": .login,
         "GRANT": .moderator, "REVOKE": .moderator,
+        "NEWROOM": .moderator, "TOPIC": .moderator, "MUTE": .moderator, "UNMUTE": .moderator,
+        "INVITE": .moderator, "POLICY": .moderator, "APPROVE": .moderator,
     ]
 
     /// Why `privileges` (nil before LOGIN) may not run `verb`, or nil when it may. `cluster` is the

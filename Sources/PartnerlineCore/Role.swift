@@ -13,3 +13,13 @@ public enum RegistrationPolicy: String, Sendable, Codable, CaseIterable {
     /// No new accounts over the wire.
     case closed
 }
+
+/// Who may become a new member of a cluster (join its rooms for the first time), set by its facilitators.
+public enum MembershipPolicy: String, Sendable, Codable, CaseIterable {
+    /// Any account may join.
+    case open
+    /// A facilitator approves each new member (APPROVE), or invites it (INVITE).
+    case approval
+    /// No new members; existing ones stay.
+    case closed
+}

@@ -225,6 +225,35 @@ public struct Grammar: Sendable {
             verb: "REVOKE", required: ["account", "role"], options: ["cluster"],
             usage: "REVOKE <account> facilitator|bot|admin [cluster=<cluster>]",
             summary: "take a role away again"),
+        // Moderation: facilitators of the cluster and admins.
+        CommandSyntax(
+            verb: "NEWROOM", required: ["room"], text: .optional,
+            usage: "NEWROOM <room> [topic]",
+            summary: "make a new room in a cluster you facilitate"),
+        CommandSyntax(
+            verb: "TOPIC", required: ["room"], text: .required,
+            usage: "TOPIC <room> <topic>",
+            summary: "set a room's topic"),
+        CommandSyntax(
+            verb: "MUTE", required: ["room", "account"], text: .optional,
+            usage: "MUTE <room> <account> [reason]",
+            summary: "stop an account posting in a room (it can still read)"),
+        CommandSyntax(
+            verb: "UNMUTE", required: ["room", "account"],
+            usage: "UNMUTE <room> <account>",
+            summary: "let a muted account post again"),
+        CommandSyntax(
+            verb: "INVITE", required: ["cluster"],
+            usage: "INVITE <cluster>",
+            summary: "make a single-use invite code for REGISTER that also welcomes the new account into the cluster"),
+        CommandSyntax(
+            verb: "POLICY", required: ["cluster", "policy"],
+            usage: "POLICY <cluster> open|approval|closed",
+            summary: "who may become a new member: anyone, those a facilitator approves or invites, or no one"),
+        CommandSyntax(
+            verb: "APPROVE", required: ["cluster", "account"],
+            usage: "APPROVE <cluster> <account>",
+            summary: "let an account become a member of a cluster whose membership needs approval"),
     ])
 }
 

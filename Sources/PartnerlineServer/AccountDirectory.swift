@@ -46,6 +46,41 @@ final class AccountDirectory: @unchecked Sendable {
         return privilegesByAccount[account]
     }
 
+    /// The cluster `account` was invited to with a facilitator's code, if any.
+    func invitedCluster(of account: String) -> String? {
+        queue.sync { registry.invitedTo[account] }
+    }
+
+    /// INVITE: a new single-use code for REGISTER (under the invite policy), stored before it is given out.
+    func createInvite(cluster: String, by actor: String, completion: @escaping @Sendable (Result<String, DomainError>) -> Void) {
+        queue.async { [self] in
+            var generator = SystemRandomNumberGenerator()
+            let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
+            let code = String((0..<16).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
+            let entry = JournalEntry.inviteCreated(code: code, cluster: cluster, by: actor, timeMillis: Timestamp.nowMillis())
+            switch appendAndWait(entry) {
+            case .success:
+                try? registry.apply(entry)
+                completion(.success(code))
+            case .failure(let error):
+                completion(.failure(DomainError(.storage, "the invite could not be stored: \(error)")))
+            }
+        }
+    }
+
+    /// Appends one record and waits for it: for rare records (roles, invites) checked and applied on
+    /// this queue one at a time, so nothing else can slip between the check and the append.
+    private func appendAndWait(_ entry: JournalEntry) -> Result<Void, StorageError> {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var stored: Result<Void, StorageError> = .success(())
+        journal.append(JournalEntryCodec.encode(entry)) { result in
+            stored = result
+            done.signal()
+        }
+        done.wait()
+        return stored
+    }
+
     /// GRANT (or REVOKE with `grant: false`) by `actor`, stored in the server journal before the reply.
     func changeRole(grant: Bool, account: String, role: Role, cluster: String?, actor: String, knownClusters: Set<String>,
                     completion: @escaping @Sendable (Result<Privileges, DomainError>) -> Void) {
@@ -61,15 +96,7 @@ final class AccountDirectory: @unchecked Sendable {
             let entry: JournalEntry = grant
                 ? .roleGranted(account: account, role: role, cluster: cluster, by: actor, timeMillis: now)
                 : .roleRevoked(account: account, role: role, cluster: cluster, by: actor, timeMillis: now)
-            // Role changes are rare: one at a time, checked and applied on this queue, so no reservation is needed.
-            let done = DispatchSemaphore(value: 0)
-            nonisolated(unsafe) var stored: Result<Void, StorageError> = .success(())
-            journal.append(JournalEntryCodec.encode(entry)) { result in
-                stored = result
-                done.signal()
-            }
-            done.wait()
-            switch stored {
+            switch appendAndWait(entry) {
             case .success:
                 try? registry.apply(entry)
                 let updated = registry.privileges(of: account)!

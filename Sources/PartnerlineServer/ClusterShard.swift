@@ -38,6 +38,8 @@ final class ClusterShard: @unchecked Sendable {
         /// An item command, judged against the items as they will be when the batch before it is applied.
         case items(ItemAction, actor: String, moderates: Bool,
                    completion: @Sendable (Result<[StoredEvent], DomainError>) -> Void)
+        /// A facilitator's action, judged against the cluster as it will be when the batch before it is applied.
+        case moderation(ModerationAction, actor: String, completion: @Sendable (Result<Void, DomainError>) -> Void)
         /// Expiry and reminders due now, posted by `*server`; `completion` gets how many events were stored.
         case sweep(reminderDays: [Int], completion: @Sendable (Result<Int, DomainError>) -> Void)
     }
@@ -102,16 +104,22 @@ final class ClusterShard: @unchecked Sendable {
               completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         queue.async { [self] in
             guard state.room(room) != nil else { return completion(.failure(noSuchRoom(room))) }
+            if state.isMuted(actor, in: room) { return completion(.failure(Self.muted(room))) }
             enqueue(.event(room: room, actor: actor, kind: kind, fields: fields, text: text, completion: completion))
         }
     }
 
     /// Subscribes to a room's live events and makes the account a member (stored, if it is new).
     /// `completion` gets the room's last seq at the moment the subscription took effect.
-    func join(room: RoomName, subscriber: any EventSubscriber,
+    /// A first JOIN in the cluster is judged by its membership policy (`moderates`: a facilitator or
+    /// admin; `invitedHere`: registered with a facilitator's invite to this cluster).
+    func join(room: RoomName, subscriber: any EventSubscriber, moderates: Bool = false, invitedHere: Bool = false,
               completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return completion(.failure(noSuchRoom(room))) }
+            if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
+                return completion(.failure(refusal))
+            }
             if roomState.members.contains(subscriber.accountName) {
                 subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
                 completion(.success(roomState.lastSeq))
@@ -148,6 +156,11 @@ final class ClusterShard: @unchecked Sendable {
             }
             enqueue(.items(action, actor: actor, moderates: moderates, completion: completion))
         }
+    }
+
+    /// Runs a facilitator's action; `completion` once its record is durable, or with the refusal.
+    func moderate(_ action: ModerationAction, actor: String, completion: @escaping @Sendable (Result<Void, DomainError>) -> Void) {
+        queue.async { [self] in enqueue(.moderation(action, actor: actor, completion: completion)) }
     }
 
     /// Posts the expiries and reminders due now.
@@ -210,6 +223,7 @@ final class ClusterShard: @unchecked Sendable {
         // Item writes are judged against the items with this batch's earlier writes applied, so two
         // writes in one batch cannot both pass a check that only one of them may (e.g. two STATUS moves).
         var working: ItemBook?
+        var workingState: ClusterState?
         func stage(_ drafts: [EventDraft], for write: Write) {
             var events: [StoredEvent] = []
             for draft in drafts {
@@ -228,8 +242,22 @@ final class ClusterShard: @unchecked Sendable {
         }
         for write in writes {
             switch write {
+            case .moderation(let action, let actor, let completion):
+                if workingState == nil { workingState = state }
+                switch workingState!.prepare(action, by: actor, timeMillis: now) {
+                case .success(let entry):
+                    try? workingState!.apply(entry)
+                    staged.append(Staged(write: write, entry: entry, line: nil))
+                case .failure(let refusal):
+                    completion(.failure(refusal))
+                }
             case .items(let action, let actor, let moderates, let completion):
                 if working == nil { working = state.items }
+                let itemRoom: RoomName? = if case .create(let draft) = action { draft.room } else { working![action.itemID]?.room }
+                if let itemRoom, state.isMuted(actor, in: itemRoom) {
+                    completion(.failure(Self.muted(itemRoom)))
+                    continue
+                }
                 switch working!.prepare(action, actor: actor, moderates: moderates) {
                 case .success(let drafts): stage(drafts, for: write)
                 case .failure(let refusal): completion(.failure(refusal))
@@ -282,6 +310,8 @@ final class ClusterShard: @unchecked Sendable {
                     completion(.failure(refusal))
                 case .sweep(_, let completion) where item.isLast:
                     completion(.failure(refusal))
+                case .moderation(_, _, let completion):
+                    completion(.failure(refusal))
                 case .items, .sweep:
                     break
                 }
@@ -307,6 +337,9 @@ final class ClusterShard: @unchecked Sendable {
         case (.items(_, _, _, let completion), .event(let event)):
             applyItemEvent(event, line: item.line!)
             if item.isLast { completion(.success(item.events)) }
+        case (.moderation(_, _, let completion), let entry):
+            try? state.apply(entry)
+            completion(.success(()))
         case (.sweep(_, let completion), .event(let event)):
             applyItemEvent(event, line: item.line!)
             if item.isLast { completion(.success(item.events.count)) }
@@ -351,6 +384,10 @@ final class ClusterShard: @unchecked Sendable {
 
     private func roomSummary(_ room: RoomState) -> RoomSummary {
         RoomSummary(name: room.name, members: room.members.count, lastSeq: room.lastSeq, topic: room.topic)
+    }
+
+    private static func muted(_ room: RoomName) -> DomainError {
+        DomainError(.forbidden, "you are muted in \(room)")
     }
 
     private func noSuchRoom(_ room: RoomName) -> DomainError {

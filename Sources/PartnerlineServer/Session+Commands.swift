@@ -41,6 +41,8 @@ extension Session {
         case "MATCHES": matches(request)
         case "WATCH", "UNWATCH": watch(request)
         case "GRANT", "REVOKE": changeRole(request)
+        case "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "POLICY", "APPROVE": moderate(request)
+        case "INVITE": invite(request)
         default:
             send(request.err(.unknownCommand, "\(request.verb) is not served here"))
         }
@@ -184,7 +186,9 @@ extension Session {
     private func join(_ request: Request) {
         guard let (room, shard) = resolveRoom(request, request.arguments[0]) else { return }
         beginAsync()
-        shard.join(room: room, subscriber: self) { [self] result in
+        let name = account?.name ?? ""
+        shard.join(room: room, subscriber: self, moderates: privileges.moderates(room.cluster),
+                   invitedHere: service.accounts.invitedCluster(of: name) == room.cluster) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let last):

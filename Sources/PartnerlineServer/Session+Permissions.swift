@@ -18,6 +18,8 @@ extension Session {
             guard let room = RoomName(request.arguments[0]), service.shard(room.cluster) != nil else { return nil }
             cluster = room.cluster
             joinedRoom = joined.contains(room)
+        } else if service.parser.grammar.syntax(for: request.verb)?.required.first == "cluster" {
+            cluster = request.arguments[0]
         } else if let named = request.options["cluster"] {
             cluster = named
         }

@@ -34,7 +34,7 @@ struct PermissionsTests {
         case "FUNDING":
             guard [.bot, .facilitatorHere, .admin].contains(who) else { return .forbidden }
             return joined ? nil : .notJoined
-        case "GRANT", "REVOKE":
+        case "GRANT", "REVOKE", "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "INVITE", "POLICY", "APPROVE":
             return [.facilitatorHere, .admin].contains(who) ? nil : .forbidden
         default:
             Issue.record("no expectation for \(verb)")
