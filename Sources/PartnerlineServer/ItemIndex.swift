@@ -66,8 +66,7 @@ final class OnlineDirectory: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         guard var entry = entries[subscriber.subscriberID] else { return [] }
-        let stems = tags.map(Matching.stem)
-        if watch { entry.watched.formUnion(stems) } else { entry.watched.subtract(stems) }
+        if watch { entry.watched.formUnion(tags) } else { entry.watched.subtract(tags) }
         entries[subscriber.subscriberID] = entry
         return entry.watched
     }
@@ -84,7 +83,8 @@ final class OnlineDirectory: @unchecked Sendable {
     func watchers(of terms: Matching.Terms, excluding: Set<UInt64>, isMember: (String) -> Bool) -> [any EventSubscriber] {
         lock.lock()
         let candidates = entries.values.filter {
-            !$0.watched.isEmpty && !excluding.contains($0.subscriber.subscriberID) && Matching.watches($0.watched, terms)
+            !$0.watched.isEmpty && !excluding.contains($0.subscriber.subscriberID)
+                && Matching.watches(Set($0.watched.map(Matching.stem)), terms)
         }.map(\.subscriber)
         lock.unlock()
         return candidates.filter { isMember($0.accountName) }
