@@ -374,10 +374,8 @@ final class ClusterShard: @unchecked Sendable {
         } else if ItemKind(creatingEvent: event.kind) != nil {
             let tags = event.fields.first { $0.0 == "tags" }.map { $0.1.split(separator: ",").map(String.init) } ?? []
             let terms = Matching.Terms(tags: tags, text: event.text ?? "")
-            let state = self.state
-            let watchers = online.watchers(of: terms, excluding: already) { account in
-                state.orderedRooms.contains { $0.members.contains(account) }
-            }
+            let members = state.clusterMembers
+            let watchers = online.watchers(of: terms, excluding: already) { members.contains($0) }
             for session in watchers { session.deliver(line) }
         }
     }
