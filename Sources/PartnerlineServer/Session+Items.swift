@@ -78,7 +78,7 @@ extension Session {
         runItemAction(request, action, on: shard, actor: account.name, cluster: cluster)
     }
 
-    /// Sends the action to the item's shard; answers `OK <VERB> id=.. room=.. seq=..` once durable
+    /// Sends the action to the item's shard; answers `OK <VERB> id=.. [room=..] seq=..` once durable
     /// (the poster's EV, as a room member, has been queued before).
     private func runItemAction(_ request: Request, _ action: ItemAction, on shard: ClusterShard, actor: String, cluster: String) {
         beginAsync()
@@ -86,9 +86,13 @@ extension Session {
             onQueue { [self] in
                 switch result {
                 case .success(let events):
+                    // A new item's command named its room: `OK NEED id=N12 seq=42` as in the spec. A command
+                    // on an item by id also says which room its event went to.
                     let first = events[0]
-                    finish(request.ok([("id", action.itemID.description), ("room", first.room.description),
-                                       ("seq", String(first.seq))]))
+                    var fields = [("id", action.itemID.description)]
+                    if case .create = action {} else { fields.append(("room", first.room.description)) }
+                    fields.append(("seq", String(first.seq)))
+                    finish(request.ok(fields))
                 case .failure(let error):
                     finish(request.err(error))
                 }

@@ -48,14 +48,14 @@ import Testing
             for client in [lincoln, boston] { _ = try client.send("JOIN \(purchasing)") }
             let need = try lincoln.send("NEED \(purchasing) tags=transport,minibus until=2030-12-31 Shared minibus for Tuesday outreach")
             #expect(need.count == 2)
-            #expect(need[0].hasSuffix("lincoln-aid NEED id=N1 until=2030-12-31 tags=transport,minibus :Shared minibus for Tuesday outreach"))
-            #expect(need[1] == "OK NEED id=N1 room=\(purchasing) seq=1")
+            #expect(need[0].hasSuffix("lincoln-aid NEED id=N1 tags=transport,minibus until=2030-12-31 :Shared minibus for Tuesday outreach"))
+            #expect(need[1] == "OK NEED id=N1 seq=1")
             #expect(try boston.readLine() == need[0])
             let offer = try boston.send("OFFER \(purchasing) tags=vehicles Minibus with driver, free on Tuesdays")
             #expect(offer.count == 3)
             #expect(offer[0].contains(" boston-mind OFFER id=O1 tags=vehicles :Minibus with driver"))
             #expect(offer[1].contains(" *server MATCH need=N1 offer=O1 need_by=lincoln-aid offer_by=boston-mind :shared tags: minibus"))
-            #expect(offer[2] == "OK OFFER id=O1 room=\(purchasing) seq=2")
+            #expect(offer[2] == "OK OFFER id=O1 seq=2")
             #expect(try lincoln.readLine() == offer[0])
             #expect(try lincoln.readLine() == offer[1])
             let matches = try lincoln.send("MATCHES")
@@ -65,15 +65,15 @@ import Testing
             // A bot posts a funding alert; a member may not.
             #expect(try bot.final("JOIN \(funding)").hasPrefix("OK JOIN"))
             let alert = try bot.send("FUNDING \(funding) funder=\"Lottery Community Fund\" amount=50000 deadline=2030-06-30 tags=transport Rural transport grants")
-            #expect(alert.last == "OK FUNDING id=F1 room=\(funding) seq=1")
-            #expect(alert[0].hasSuffix("grants-bot FUNDING id=F1 funder=\"Lottery Community Fund\" amount=50000 deadline=2030-06-30 tags=transport :Rural transport grants"))
+            #expect(alert.last == "OK FUNDING id=F1 seq=1")
+            #expect(alert[0].hasSuffix("grants-bot FUNDING id=F1 funder=\"Lottery Community Fund\" amount=50000 tags=transport deadline=2030-06-30 :Rural transport grants"))
             for client in [lincoln, boston, spalding] { _ = try client.send("JOIN \(funding)") }
             #expect(errorCode(try lincoln.final("FUNDING \(funding) funder=Me A fund")) == "FORBIDDEN")
 
             // A proposal that names the alert, two partners with contributions, votes with a block, submitted, won.
             let propose = try lincoln.send("PROPOSE \(funding) deadline=2030-06-01 funding=F1 tags=transport Shared minibus consortium")
-            #expect(propose.last == "OK PROPOSE id=P1 room=\(funding) seq=2")
-            #expect(propose[0].hasSuffix("lincoln-aid PROPOSAL id=P1 status=open deadline=2030-06-01 funding=F1 tags=transport :Shared minibus consortium"))
+            #expect(propose.last == "OK PROPOSE id=P1 seq=2")
+            #expect(propose[0].hasSuffix("lincoln-aid PROPOSAL id=P1 status=open tags=transport deadline=2030-06-01 funding=F1 :Shared minibus consortium"))
             #expect(try boston.final("BACK P1 Two volunteer drivers on Tuesdays") == "OK BACK id=P1 room=\(funding) seq=3")
             #expect(try spalding.final("BACK P1 Garage space and the insurance") == "OK BACK id=P1 room=\(funding) seq=4")
             #expect(try boston.final("VOTE P1 agree").hasPrefix("OK VOTE id=P1"))
@@ -112,7 +112,7 @@ import Testing
         }
         #expect(try lincoln.send("MATCHES").count == 2)
         // Ids go on from where they were: never reused.
-        #expect(try lincoln.final("NEED \(purchasing) Printer toner") == "OK NEED id=N2 room=\(purchasing) seq=4")
+        #expect(try lincoln.final("NEED \(purchasing) Printer toner") == "OK NEED id=N2 seq=4")
     }
 
     @Test func anOrganisationThatWasOfflineSeesTheMatchInHistory() throws {
@@ -123,7 +123,7 @@ import Testing
             let boston = try server.client()
             try boston.login("boston-mind")
             _ = try boston.send("JOIN \(premises)")
-            #expect(try boston.final("OFFER \(premises) Meeting room with projector, weekday evenings") == "OK OFFER id=O1 room=\(premises) seq=1")
+            #expect(try boston.final("OFFER \(premises) Meeting room with projector, weekday evenings") == "OK OFFER id=O1 seq=1")
             boston.close()
         }
         let lincoln = try server.client()

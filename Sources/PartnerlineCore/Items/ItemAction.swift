@@ -46,16 +46,16 @@ public struct ItemDraft: Sendable {
         self.answers = answers
     }
 
-    /// The event fields, in the order the wire shows them.
+    /// The event fields, in the order the spec's example shows them (`id`, then `tags`, then the date).
     var eventFields: [(String, String)] {
         var fields: [(String, String)] = [("id", id.description)]
         if id.kind == .proposal { fields.append(("status", ItemStatus.open.rawValue)) }
         if let funder { fields.append(("funder", funder)) }
         if let amount { fields.append(("amount", amount)) }
+        if !tags.isEmpty { fields.append(("tags", tags.joined(separator: ","))) }
         if let date { fields.append((id.kind.dateKey, date.string)) }
         if let answers { fields.append(("funding", answers.description)) }
         if let url { fields.append(("url", url)) }
-        if !tags.isEmpty { fields.append(("tags", tags.joined(separator: ","))) }
         return fields
     }
 }
