@@ -103,4 +103,15 @@ final class ManualClock: @unchecked Sendable {
         let revoked = try again.client()
         try revoked.login("rural-hub", register: false)
     }
+
+    @Test func itemSettingsComeFromTheConfig() throws {
+        let base = "clusters:\n  - name: rural\n    rooms:\n      - name: general\n"
+        #expect(try ServerConfig.parse(yaml: base).items == ServerConfig.Items())
+        let custom = try ServerConfig.parse(yaml: base + "items:\n  reminder_days: [14, 3]\n  sweep_interval_seconds: 5\n")
+        #expect(custom.items.reminderDays == [14, 3] && custom.items.sweepIntervalSeconds == 5)
+        #expect(throws: ConfigError.self) { try ServerConfig.parse(yaml: base + "items:\n  reminder_days: [0]\n") }
+        #expect(throws: ConfigError.self) { try ServerConfig.parse(yaml: base + "items:\n  sweep_interval_seconds: 0\n") }
+        // The shipped config parses, with the documented defaults.
+        #expect(try ServerConfig.load(path: "Config/partnerline.yaml").items == ServerConfig.Items())
+    }
 }

@@ -107,6 +107,23 @@ import Testing
             (admin, "GRANT lincoln-aid facilitator cluster=moon-base", "NO_SUCH_CLUSTER"),
             (admin, "REVOKE lincoln-aid bot", "INVALID_STATE"),
             (admin, "REVOKE root-admin admin", "INVALID_STATE"),
+            // Moderation refusals change nothing either.
+            (other, "NEWROOM rural-east-midlands/new-room Mine", "FORBIDDEN"),
+            (other, "TOPIC \(purchasing) Mine now", "FORBIDDEN"),
+            (other, "INVITE rural-east-midlands", "FORBIDDEN"),
+            (other, "POLICY rural-east-midlands closed", "FORBIDDEN"),
+            (admin, "NEWROOM \(purchasing) Again", "INVALID_STATE"),
+            (admin, "NEWROOM rural-east-midlands/Bad_Name Topic", "BAD_SYNTAX"),
+            (admin, "NEWROOM no-such-cluster/room Topic", "NO_SUCH_CLUSTER"),
+            (admin, "TOPIC rural-east-midlands/nowhere Topic", "NO_SUCH_ROOM"),
+            (admin, "TOPIC \(purchasing)", "BAD_SYNTAX"),
+            (admin, "MUTE \(purchasing) ghost-org", "NO_SUCH_ACCOUNT"),
+            (admin, "UNMUTE \(purchasing) boston-mind", "INVALID_STATE"),
+            (admin, "POLICY rural-east-midlands open", "INVALID_STATE"),
+            (admin, "POLICY rural-east-midlands sometimes", "BAD_SYNTAX"),
+            (admin, "POLICY moon-base closed", "NO_SUCH_CLUSTER"),
+            (admin, "APPROVE rural-east-midlands lincoln-aid", "INVALID_STATE"),
+            (admin, "INVITE moon-base", "NO_SUCH_CLUSTER"),
         ]
         for (client, line, code) in cases {
             let reply = try client.final(line)
