@@ -39,8 +39,8 @@ final class ClusterShard: @unchecked Sendable {
 
     let name: String
     let queue: DispatchQueue
-    private var state: ClusterState
-    private let journal: Journal
+    private(set) var state: ClusterState
+    let journal: Journal
     private var subscribers: [String: [UInt64: any EventSubscriber]] = [:]
     private var queuedWrites: [Write] = []
     private var batchInFlight = false

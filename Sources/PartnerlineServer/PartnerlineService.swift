@@ -35,6 +35,8 @@ public final class PartnerlineService: @unchecked Sendable {
     /// Whether a plaintext peer may send credentials. Loopback only; tests replace it to see the
     /// refusal without a second host.
     var peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool = { $0.isLoopback }
+    /// Tests replace the journals' file layer here to inject faults (EIO, EROFS, ENOSPC).
+    var adjustJournalOptions: @Sendable (inout JournalOptions) -> Void = { _ in }
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
@@ -49,11 +51,13 @@ public final class PartnerlineService: @unchecked Sendable {
 
         let dataDir = config.dataDir
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        let options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
-                                     maxBatchRecords: config.journal.maxBatchRecords)
+        var options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
+                                     maxBatchRecords: config.journal.maxBatchRecords,
+                                     segmentMaxBytes: config.journal.segmentMaxBytes)
+        adjustJournalOptions(&options)
 
         var registry = AccountRegistry()
-        let (accountJournal, accountReport) = try Journal.open(directory: "\(dataDir)/accounts", options: options) { payload in
+        let (accountJournal, accountReport) = try openJournal(DataDirectory.accountsPath(dataDir), options) { payload in
             try registry.apply(JournalEntryCodec.decode(payload))
         }
         report(accountReport, journal: "accounts")
@@ -62,7 +66,7 @@ public final class PartnerlineService: @unchecked Sendable {
         var shards: [ClusterShard] = []
         for definition in config.clusterDefinitions {
             var state = ClusterState(definition: definition)
-            let (journal, recovery) = try Journal.open(directory: "\(dataDir)/clusters/\(definition.name)", options: options) { payload in
+            let (journal, recovery) = try openJournal(DataDirectory.clusterPath(dataDir, cluster: definition.name), options) { payload in
                 try state.apply(JournalEntryCodec.decode(payload))
             }
             report(recovery, journal: definition.name)
@@ -122,6 +126,17 @@ public final class PartnerlineService: @unchecked Sendable {
         clusterJournals.forEach { $0.close() }
         accountJournal?.close()
         log.info("journals flushed; stopped")
+    }
+
+    /// Opens one journal; a journal locked by another process means another server owns this data
+    /// directory, and two writers would corrupt it, so the start is refused in plain words.
+    private func openJournal(_ path: String, _ options: JournalOptions,
+                             replay: ([UInt8]) throws -> Void) throws -> (Journal, RecoveryReport) {
+        do {
+            return try Journal.open(directory: path, options: options, replay: replay)
+        } catch let error as StorageError where error.kind == .locked {
+            throw DataDirectoryInUse(dataDir: config.dataDir, journal: path)
+        }
     }
 
     private func report(_ recovery: RecoveryReport, journal: String) {

@@ -29,6 +29,7 @@ extension Session {
         case "WHO": who(request)
         case "SAY": say(request)
         case "HISTORY": history(request)
+        case "HEAD": head(request)
         default:
             send(request.err(.unknownCommand, "\(request.verb) is not served here"))
         }

@@ -188,6 +188,13 @@ public final class Journal: @unchecked Sendable {
         lock.withLock { publishedCount }
     }
 
+    /// Durable records and the hash of the last of them, read together: a receipt must pair
+    /// the two (reading them one after the other could straddle a batch).
+    public var durableHead: (records: Int, hashHex: String) {
+        let (count, digest) = lock.withLock { (publishedCount, publishedHead) }
+        return (count, digest.hex)
+    }
+
     /// Blocks until everything appended before the call has completed (for shutdown and
     /// tests). Must not be called from a completion.
     public func flush() {
