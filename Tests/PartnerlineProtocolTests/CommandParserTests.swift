@@ -359,7 +359,7 @@ struct CommandParserTests {
     @Test func v1HasExactlyTheFirstCommands() {
         #expect(Grammar.v1.verbs == [
             "HELP", "PING", "PONG", "QUIT", "REGISTER", "LOGIN", "CLUSTERS", "ROOMS",
-            "JOIN", "PART", "WHO", "SAY", "HISTORY",
+            "JOIN", "PART", "WHO", "SAY", "HISTORY", "HEAD",
         ])
         for verb in Grammar.v1.verbs {
             let syntax = Grammar.v1.syntax(for: verb)!
