@@ -45,12 +45,18 @@ final class ClusterShard: @unchecked Sendable {
     private var queuedWrites: [Write] = []
     private var batchInFlight = false
     private var drainWaiters: [@Sendable () -> Void] = []
+    /// Where each room's events sit in the journal, for HISTORY beyond the in-memory window.
+    private(set) var index: HistoryIndex
+    /// Reads of old history run here, off the shard queue, so they never hold up writes.
+    let diskReads: DispatchQueue
 
-    init(state: ClusterState, journal: Journal) {
+    init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex()) {
         name = state.name
         queue = DispatchQueue(label: "partnerline.cluster.\(state.name)")
+        diskReads = DispatchQueue(label: "partnerline.cluster.\(state.name).history")
         self.state = state
         self.journal = journal
+        self.index = index
     }
 
     // MARK: Reads (answered on the shard queue)
@@ -65,7 +71,11 @@ final class ClusterShard: @unchecked Sendable {
                  reply: @escaping @Sendable (Result<[[UInt8]], DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return reply(.failure(noSuchRoom(room))) }
-            reply(.success(Array(roomState.history(after: after, before: before, limit: limit))))
+            guard let range = roomState.historyRange(after: after, before: before, limit: limit) else {
+                return reply(.success([]))
+            }
+            if let lines = roomState.lines(in: range) { return reply(.success(Array(lines))) }
+            readHistory(room: room, range: range, reply: reply)
         }
     }
 
@@ -183,16 +193,19 @@ final class ClusterShard: @unchecked Sendable {
         }
         let payloads = staged.map { JournalEntryCodec.encode($0.entry) }
         let batch = staged
-        journal.appendBatch(payloads) { [self] result in
+        journal.appendBatch(payloads, locatedCompletion: { [self] result in
             queue.async { [self] in finishBatch(batch, result) }
-        }
+        })
     }
 
-    private func finishBatch(_ staged: [Staged], _ result: Result<Void, StorageError>) {
+    private func finishBatch(_ staged: [Staged], _ result: Result<[RecordLocation], StorageError>) {
         batchInFlight = false
         switch result {
-        case .success:
-            for item in staged { applyDurable(item) }
+        case .success(let locations):
+            for (item, location) in zip(staged, locations) {
+                if case .event(let event) = item.entry { index.note(room: event.room.room, seq: event.seq, at: location) }
+                applyDurable(item)
+            }
         case .failure(let error):
             let refusal = DomainError(.storage, "not stored: \(error.description)")
             for item in staged {

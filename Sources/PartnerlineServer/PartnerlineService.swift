@@ -28,7 +28,7 @@ public final class PartnerlineService: @unchecked Sendable {
     private let config: ServerConfig
     private let log: Logger
     private let registry = SessionRegistry()
-    private var context: ServiceContext?
+    private(set) var context: ServiceContext?
     private var listeners: [Listener] = []
     private var accountJournal: Journal?
     private var clusterJournals: [Journal] = []
@@ -57,7 +57,7 @@ public final class PartnerlineService: @unchecked Sendable {
         adjustJournalOptions(&options)
 
         var registry = AccountRegistry()
-        let (accountJournal, accountReport) = try openJournal(DataDirectory.accountsPath(dataDir), options) { payload in
+        let (accountJournal, accountReport) = try openJournal(DataDirectory.accountsPath(dataDir), options) { payload, _ in
             try registry.apply(JournalEntryCodec.decode(payload))
         }
         report(accountReport, journal: "accounts")
@@ -65,13 +65,16 @@ public final class PartnerlineService: @unchecked Sendable {
 
         var shards: [ClusterShard] = []
         for definition in config.clusterDefinitions {
-            var state = ClusterState(definition: definition)
-            let (journal, recovery) = try openJournal(DataDirectory.clusterPath(dataDir, cluster: definition.name), options) { payload in
-                try state.apply(JournalEntryCodec.decode(payload))
+            var state = ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
+            var index = HistoryIndex()
+            let (journal, recovery) = try openJournal(DataDirectory.clusterPath(dataDir, cluster: definition.name), options) { payload, location in
+                let entry = try JournalEntryCodec.decode(payload)
+                try state.apply(entry)
+                if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
             }
             report(recovery, journal: definition.name)
             clusterJournals.append(journal)
-            shards.append(ClusterShard(state: state, journal: journal))
+            shards.append(ClusterShard(state: state, journal: journal, index: index))
         }
 
         let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
@@ -131,9 +134,9 @@ public final class PartnerlineService: @unchecked Sendable {
     /// Opens one journal; a journal locked by another process means another server owns this data
     /// directory, and two writers would corrupt it, so the start is refused in plain words.
     private func openJournal(_ path: String, _ options: JournalOptions,
-                             replay: ([UInt8]) throws -> Void) throws -> (Journal, RecoveryReport) {
+                             replay: ([UInt8], RecordLocation) throws -> Void) throws -> (Journal, RecoveryReport) {
         do {
-            return try Journal.open(directory: path, options: options, replay: replay)
+            return try Journal.open(directory: path, options: options, replayLocated: replay)
         } catch let error as StorageError where error.kind == .locked {
             throw DataDirectoryInUse(dataDir: config.dataDir, journal: path)
         }
