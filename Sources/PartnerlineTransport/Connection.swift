@@ -157,6 +157,7 @@ public final class Connection: @unchecked Sendable {
             state = .open
             read.resume()
             handler?.connectionReady(self)
+            if state == .open && pendingOutboundBytes > 0 { scheduleFlush() }   // sent before start()
         }
     }
 

@@ -19,64 +19,51 @@ final class TempDir: @unchecked Sendable {
 
 enum TestConfig {
     /// A small config: two clusters, cheap password hashing, any free ports.
-    static func make(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
-                     fsync: String = "batch", extraLimits: String = "") -> ServerConfig {
-        let yaml = """
-            server_name: test
-            data_dir: \(dataDir)
-            listen:
-              host: 127.0.0.1
-              tls_port: 0
-            \(plain ? "  plain_port: 0" : "")
-            registration:
-              policy: \(policy)
-              invite_codes: [\(invites.joined(separator: ", "))]
-            passwords:
-              scrypt_log2_n: 4
-            journal:
-              fsync: \(fsync)
-            limits:
-              max_line_length: 4096
-            \(extraLimits)
-            clusters:
-              - name: rural-east-midlands
-                description: Rural cluster
-                rooms:
-                  - name: general
-                    topic: Introductions
-                  - name: purchasing
-                    topic: Buy together
-              - name: inner-city-north
-                description: Inner-city cluster
-                rooms:
-                  - name: general
-                    topic: City news
-            """
-        return try! ServerConfig.parse(yaml: yaml)
+    static func yaml(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
+                     fsync: String = "batch", extraLimits: String = "") -> String {
+        """
+        server_name: test
+        data_dir: \(dataDir)
+        listen:
+          host: 127.0.0.1
+          tls_port: 0
+        \(plain ? "  plain_port: 0" : "")
+        registration:
+          policy: \(policy)
+          invite_codes: [\(invites.joined(separator: ", "))]
+        passwords:
+          scrypt_log2_n: 4
+        journal:
+          fsync: \(fsync)
+        limits:
+          max_line_length: 4096
+        \(extraLimits)
+        clusters:
+          - name: rural-east-midlands
+            description: Rural cluster
+            rooms:
+              - name: general
+                topic: Introductions
+              - name: purchasing
+                topic: Buy together
+          - name: inner-city-north
+            description: Inner-city cluster
+            rooms:
+              - name: general
+                topic: City news
+        """
     }
 
+    static func make(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
+                     fsync: String = "batch", extraLimits: String = "") -> ServerConfig {
+        try! ServerConfig.parse(yaml: yaml(dataDir: dataDir, plain: plain, policy: policy, invites: invites,
+                                           fsync: fsync, extraLimits: extraLimits))
+    }
+
+    /// The same config as a file, for the real binary (TLS only).
     static func yamlFile(in dir: String, dataDir: String, fsync: String = "batch") -> String {
         let path = dir + "/test.yaml"
-        let config = """
-            server_name: test
-            data_dir: \(dataDir)
-            listen:
-              host: 127.0.0.1
-              tls_port: 0
-            registration:
-              policy: open
-            passwords:
-              scrypt_log2_n: 4
-            journal:
-              fsync: \(fsync)
-            clusters:
-              - name: rural-east-midlands
-                description: Rural cluster
-                rooms:
-                  - name: general
-                    topic: Introductions
-            """
-        try! config.write(toFile: path, atomically: true, encoding: .utf8)
+        try! yaml(dataDir: dataDir, plain: false, fsync: fsync).write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 }
