@@ -16,9 +16,13 @@ public struct ClusterState: Sendable {
     /// Muted accounts per room (the room part of the name).
     public private(set) var muted: [String: Set<String>] = [:]
 
-    public init(definition: ClusterDefinition) {
+    /// Events per room kept in memory (older ones are read back from the journal).
+    public let historyWindow: Int
+
+    public init(definition: ClusterDefinition, historyWindow: Int = RoomState.defaultHistoryWindow) {
         name = definition.name
         description = definition.description
+        self.historyWindow = historyWindow
         for room in definition.rooms {
             addRoom(room.name, topic: room.topic)
         }
@@ -124,7 +128,7 @@ public struct ClusterState: Sendable {
 
     private mutating func addRoom(_ room: String, topic: String) {
         guard rooms[room] == nil else { return }
-        rooms[room] = RoomState(name: RoomName(cluster: name, room: room), topic: topic)
+        rooms[room] = RoomState(name: RoomName(cluster: name, room: room), topic: topic, historyWindow: historyWindow)
         roomOrder.append(room)
     }
 

@@ -42,6 +42,8 @@ public enum Permissions {
         "HELP": .anyone, "PING": .anyone, "PONG": .anyone, "QUIT": .anyone, "REGISTER": .anyone, "LOGIN": .anyone,
         "CLUSTERS": .login, "ROOMS": .login, "JOIN": .login, "PART": .login, "WHO": .login,
         "SAY": .joined, "HISTORY": .joined,
+        // HEAD is for members of the cluster (ever joined one of its rooms) and admins: its own check.
+        "HEAD": .login,
         "NEED": .joined, "OFFER": .joined, "PROPOSE": .joined,
         // On an item, by its id: the item's room need not be joined (spec: `auth`). Whether the
         // account is the item's author or lead (RESOLVE, STATUS) is the domain's check.

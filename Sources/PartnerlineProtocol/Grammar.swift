@@ -154,6 +154,10 @@ public struct Grammar: Sendable {
             verb: "HISTORY", required: ["room"], options: ["after", "before", "limit"],
             usage: "HISTORY <room> [after=<seq>] [before=<seq>] [limit=<n>]",
             summary: "replay stored events oldest first (default limit 50, max 500)"),
+        CommandSyntax(
+            verb: "HEAD", required: ["cluster"],
+            usage: "HEAD <cluster>",
+            summary: "the cluster journal's record count and head hash, to keep as a receipt"),
         // Needs, offers, proposals and funding alerts (issue 3).
         CommandSyntax(
             verb: "NEED", required: ["room"], options: ["tags", "until"], text: .required,

@@ -46,12 +46,16 @@ final class ClusterShard: @unchecked Sendable {
 
     let name: String
     let queue: DispatchQueue
-    private var state: ClusterState
-    private let journal: Journal
+    private(set) var state: ClusterState
+    let journal: Journal
     private var subscribers: [String: [UInt64: any EventSubscriber]] = [:]
     private var queuedWrites: [Write] = []
     private var batchInFlight = false
     private var drainWaiters: [@Sendable () -> Void] = []
+    /// Where each room's events sit in the journal, for HISTORY beyond the in-memory window.
+    private(set) var index: HistoryIndex
+    /// Reads of old history run here, off the shard queue, so they never hold up writes.
+    let diskReads: DispatchQueue
     /// Where MATCH and watched events go beyond the room's own subscribers.
     private let online: OnlineDirectory?
     /// Event times and expiry decisions; tests move it forward.
@@ -59,12 +63,14 @@ final class ClusterShard: @unchecked Sendable {
     /// The need/offer pair of the last MATCH sent to sessions outside its rooms (see `applyItemEvent`).
     private var lastDirectMatch = ""
 
-    init(state: ClusterState, journal: Journal, online: OnlineDirectory? = nil,
+    init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex(), online: OnlineDirectory? = nil,
          clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
         name = state.name
         queue = DispatchQueue(label: "partnerline.cluster.\(state.name)")
+        diskReads = DispatchQueue(label: "partnerline.cluster.\(state.name).history")
         self.state = state
         self.journal = journal
+        self.index = index
         self.online = online
         self.clock = clock
     }
@@ -84,7 +90,11 @@ final class ClusterShard: @unchecked Sendable {
                  reply: @escaping @Sendable (Result<[[UInt8]], DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return reply(.failure(noSuchRoom(room))) }
-            reply(.success(Array(roomState.history(after: after, before: before, limit: limit))))
+            guard let range = roomState.historyRange(after: after, before: before, limit: limit) else {
+                return reply(.success([]))
+            }
+            if let lines = roomState.lines(in: range) { return reply(.success(Array(lines))) }
+            readHistory(room: room, range: range, reply: reply)
         }
     }
 
@@ -288,16 +298,19 @@ final class ClusterShard: @unchecked Sendable {
         }
         let payloads = staged.map { JournalEntryCodec.encode($0.entry) }
         let batch = staged
-        journal.appendBatch(payloads) { [self] result in
+        journal.appendBatch(payloads, locatedCompletion: { [self] result in
             queue.async { [self] in finishBatch(batch, result) }
-        }
+        })
     }
 
-    private func finishBatch(_ staged: [Staged], _ result: Result<Void, StorageError>) {
+    private func finishBatch(_ staged: [Staged], _ result: Result<[RecordLocation], StorageError>) {
         batchInFlight = false
         switch result {
-        case .success:
-            for item in staged { applyDurable(item) }
+        case .success(let locations):
+            for (item, location) in zip(staged, locations) {
+                if case .event(let event) = item.entry { index.note(room: event.room.room, seq: event.seq, at: location) }
+                applyDurable(item)
+            }
         case .failure(let error):
             let refusal = DomainError(.storage, "not stored: \(error.description)")
             for item in staged {

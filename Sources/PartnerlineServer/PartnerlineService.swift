@@ -28,7 +28,7 @@ public final class PartnerlineService: @unchecked Sendable {
     private let config: ServerConfig
     private let log: Logger
     private let registry = SessionRegistry()
-    private var context: ServiceContext?
+    private(set) var context: ServiceContext?
     private var listeners: [Listener] = []
     private var accountJournal: Journal?
     private var clusterJournals: [Journal] = []
@@ -38,6 +38,8 @@ public final class PartnerlineService: @unchecked Sendable {
     /// The clock for event times, date checks, expiry and reminders. Tests set a clock they move.
     var clock: @Sendable () -> Int64 = { Timestamp.nowMillis() }
     private var sweepTimer: DispatchSourceTimer?
+    /// Tests replace the journals' file layer here to inject faults (EIO, EROFS, ENOSPC).
+    var adjustJournalOptions: @Sendable (inout JournalOptions) -> Void = { _ in }
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
@@ -52,11 +54,13 @@ public final class PartnerlineService: @unchecked Sendable {
 
         let dataDir = config.dataDir
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        let options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
-                                     maxBatchRecords: config.journal.maxBatchRecords)
+        var options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
+                                     maxBatchRecords: config.journal.maxBatchRecords,
+                                     segmentMaxBytes: config.journal.segmentMaxBytes)
+        adjustJournalOptions(&options)
 
         var registry = AccountRegistry()
-        let (accountJournal, accountReport) = try Journal.open(directory: "\(dataDir)/accounts", options: options) { payload in
+        let (accountJournal, accountReport) = try openJournal(DataDirectory.accountsPath(dataDir), options) { payload, _ in
             try registry.apply(JournalEntryCodec.decode(payload))
         }
         report(accountReport, journal: "accounts")
@@ -66,13 +70,16 @@ public final class PartnerlineService: @unchecked Sendable {
         let itemIndex = ItemIndex()
         let online = OnlineDirectory()
         for definition in config.clusterDefinitions {
-            var state = ClusterState(definition: definition)
-            let (journal, recovery) = try Journal.open(directory: "\(dataDir)/clusters/\(definition.name)", options: options) { payload in
-                try state.apply(JournalEntryCodec.decode(payload))
+            var state = ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
+            var index = HistoryIndex()
+            let (journal, recovery) = try openJournal(DataDirectory.clusterPath(dataDir, cluster: definition.name), options) { payload, location in
+                let entry = try JournalEntryCodec.decode(payload)
+                try state.apply(entry)
+                if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
             }
             report(recovery, journal: definition.name)
             clusterJournals.append(journal)
-            let shard = ClusterShard(state: state, journal: journal, online: online, clock: clock)
+            let shard = ClusterShard(state: state, journal: journal, index: index, online: online, clock: clock)
             itemIndex.seed(cluster: definition.name, book: shard.replayedItems)
             shards.append(shard)
         }
@@ -161,6 +168,17 @@ public final class PartnerlineService: @unchecked Sendable {
         clusterJournals.forEach { $0.close() }
         accountJournal?.close()
         log.info("journals flushed; stopped")
+    }
+
+    /// Opens one journal; a journal locked by another process means another server owns this data
+    /// directory, and two writers would corrupt it, so the start is refused in plain words.
+    private func openJournal(_ path: String, _ options: JournalOptions,
+                             replay: ([UInt8], RecordLocation) throws -> Void) throws -> (Journal, RecoveryReport) {
+        do {
+            return try Journal.open(directory: path, options: options, replayLocated: replay)
+        } catch let error as StorageError where error.kind == .locked {
+            throw DataDirectoryInUse(dataDir: config.dataDir, journal: path)
+        }
     }
 
     private func report(_ recovery: RecoveryReport, journal: String) {

@@ -100,14 +100,21 @@ public struct ServerConfig: Sendable, Codable, Equatable {
             fsync = try c.decodeIfPresent(type(of: fsync).self, forKey: .fsync) ?? fsync
             batchWindowMicros = try c.decodeIfPresent(type(of: batchWindowMicros).self, forKey: .batchWindowMicros) ?? batchWindowMicros
             maxBatchRecords = try c.decodeIfPresent(type(of: maxBatchRecords).self, forKey: .maxBatchRecords) ?? maxBatchRecords
+            segmentMaxBytes = try c.decodeIfPresent(type(of: segmentMaxBytes).self, forKey: .segmentMaxBytes) ?? segmentMaxBytes
+            historyWindow = try c.decodeIfPresent(type(of: historyWindow).self, forKey: .historyWindow) ?? historyWindow
         }
 
         public var fsync: FsyncPolicy = .batch
         public var batchWindowMicros: Int = 0
         public var maxBatchRecords: Int = 4096
+        /// A journal starts a new segment file before one would grow past this.
+        public var segmentMaxBytes: Int = 64 << 20
+        /// Newest events per room kept in memory; HISTORY reaching further back reads the journal.
+        public var historyWindow: Int = RoomState.defaultHistoryWindow
 
         enum CodingKeys: String, CodingKey {
             case fsync, batchWindowMicros = "batch_window_micros", maxBatchRecords = "max_batch_records"
+            case segmentMaxBytes = "segment_max_bytes", historyWindow = "history_window"
         }
     }
 
@@ -279,6 +286,10 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         }
         guard limits.maxLineLength >= 64, limits.maxOutboundBytes >= 16384, limits.maxQueuedCommands >= 1 else {
             throw ConfigError("limits are too small (max_line_length >= 64, max_outbound_bytes >= 16384)")
+        }
+        guard journal.segmentMaxBytes >= 4096, journal.maxBatchRecords >= 1,
+              (0...1_000_000).contains(journal.batchWindowMicros), journal.historyWindow >= 1 else {
+            throw ConfigError("journal: segment_max_bytes >= 4096, max_batch_records >= 1, batch_window_micros 0-1000000, history_window >= 1")
         }
     }
 

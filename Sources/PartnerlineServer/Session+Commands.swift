@@ -30,6 +30,7 @@ extension Session {
         case "WHO": who(request)
         case "SAY": say(request)
         case "HISTORY": history(request)
+        case "HEAD": head(request)
         case "NEED": postItem(request, kind: .need)
         case "OFFER": postItem(request, kind: .offer)
         case "PROPOSE": postItem(request, kind: .proposal)

@@ -9,7 +9,7 @@ struct PartnerlineServerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partnerline-server",
         abstract: "The Partnerline coordination server: topic rooms, needs, offers and joint bids for clusters of community organisations.",
-        subcommands: [Serve.self, Admin.self],
+        subcommands: [Serve.self, Verify.self, Backup.self, Admin.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -23,7 +23,7 @@ struct PermissionsTests {
     /// The expected outcome: nil is allowed, otherwise the error code.
     static func expected(_ verb: String, _ who: Who, joined: Bool) -> ErrorCode? {
         let anyone: Set = ["HELP", "PING", "PONG", "QUIT", "REGISTER", "LOGIN"]
-        let loggedIn: Set = ["CLUSTERS", "ROOMS", "JOIN", "PART", "WHO", "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS",
+        let loggedIn: Set = ["CLUSTERS", "ROOMS", "JOIN", "PART", "WHO", "HEAD", "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS",
                              "SHOW", "LIST", "SEARCH", "WATCH", "UNWATCH", "MATCHES"]
         let joinedRoom: Set = ["SAY", "HISTORY", "NEED", "OFFER", "PROPOSE"]
         if anyone.contains(verb) { return nil }

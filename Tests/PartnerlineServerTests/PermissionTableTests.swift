@@ -44,6 +44,8 @@ import Testing
         case "JOIN": return ("JOIN \(room)", "OK")
         case "PART": return ("PART \(room)", joined ? "OK" : "NOT_JOINED")
         case "WHO": return ("WHO \(room)", "OK")
+        // HEAD checks cluster membership itself, which this probe's JOIN/PART resets make history-dependent.
+        case "HEAD": return ("HEAD rural-east-midlands", "OK|FORBIDDEN")
         case "SAY": return ("SAY \(room) hello \(n)", "OK")
         case "HISTORY": return ("HISTORY \(room) limit=1", "OK")
         case "NEED": return ("NEED \(room) Chairs \(n)", "OK")
@@ -123,7 +125,8 @@ import Testing
                         reply = try client.send(line).last!
                     }
                     let expected = Self.refusal(verb, who, joined: joined) ?? allowed
-                    #expect(Self.outcome(reply) == expected, "\(who) joined=\(joined): \(line) -> \(reply)")
+                    #expect(expected.split(separator: "|").contains(Substring(Self.outcome(reply))),
+                            "\(who) joined=\(joined): \(line) -> \(reply)")
                     // Put the session back as it was: QUIT closed it, PART and JOIN changed what it has joined.
                     if verb == "QUIT" {
                         client.close()

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 @testable import PartnerlineServer
+import PartnerlineStore
 import PartnerlineTransport
 import Testing
 
@@ -73,12 +74,14 @@ final class InProcessServer: @unchecked Sendable {
     let endpoints: PartnerlineService.Endpoints
     private var stopped = false
 
-    init(_ config: ServerConfig, treatPeersAsRemote: Bool = false, clock: (@Sendable () -> Int64)? = nil) throws {
+    init(_ config: ServerConfig, treatPeersAsRemote: Bool = false,
+         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil) throws {
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         service = PartnerlineService(config: config, logger: logger)
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
         if let clock { service.clock = clock }
+        if let adjustJournal { service.adjustJournalOptions = adjustJournal }
         endpoints = try service.start()
     }
 
