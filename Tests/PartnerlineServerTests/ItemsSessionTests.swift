@@ -16,9 +16,6 @@ import Testing
         return config
     }
 
-    /// Replies without their EV lines' times, which differ between a live reply and nothing else.
-    static func lines(_ client: TestClient, _ command: String) throws -> [String] { try client.send(command) }
-
     @Test func theScriptedCoordinationSessionSurvivesARestart() throws {
         let dir = TempDir()
         let config = try Self.setUp(dir)
