@@ -78,11 +78,12 @@ final class InProcessServer: @unchecked Sendable {
     private var stopped = false
 
     init(_ config: ServerConfig, treatPeersAsRemote: Bool = false,
-         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil) throws {
+         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil) throws {
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         service = PartnerlineService(config: config, logger: logger)
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
+        if let clock { service.clock = clock }
         if let adjustJournal { service.adjustJournalOptions = adjustJournal }
         endpoints = try Self.start(service)
     }
@@ -153,13 +154,14 @@ final class TestClient {
 
     func readLine() throws -> String { try connection.readLine() }
 
-    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true) throws {
+    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true,
+               role: String = "member") throws {
         if register {
             let reply = try final("REGISTER \(account) \(password) org=\"Org \(account)\"")
             #expect(reply == "OK REGISTER account=\(account)")
         }
         let reply = try final("LOGIN \(account) \(password)")
-        #expect(reply == "OK LOGIN account=\(account) role=member")
+        #expect(reply == "OK LOGIN account=\(account) role=\(role)")
     }
 
     static func untagged(_ line: String) -> Substring {
