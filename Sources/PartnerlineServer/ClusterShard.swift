@@ -9,6 +9,10 @@ protocol EventSubscriber: AnyObject, Sendable {
     var subscriberID: UInt64 { get }
     var accountName: String { get }
     func deliver(_ line: [UInt8])
+    /// The serial I/O queue the subscriber lives on; batched deliveries run there.
+    var deliveryQueue: DispatchQueue { get }
+    /// Called ON `deliveryQueue` with a batch's lines for one room, in seq order.
+    func deliverOnQueue(_ lines: [[UInt8]])
 }
 
 /// One cluster's state, journal and subscribers, confined to its own serial queue: clusters are
@@ -307,10 +311,16 @@ final class ClusterShard: @unchecked Sendable {
         batchInFlight = false
         switch result {
         case .success(let locations):
+            // Lines go out per I/O queue once per batch; every reply waits until the lines before
+            // it are handed over (see FanoutOutbox), so a poster still sees its EV before its OK.
+            var outbox = FanoutOutbox()
+            var replies: [() -> Void] = []
             for (item, location) in zip(staged, locations) {
                 if case .event(let event) = item.entry { index.note(room: event.room.room, seq: event.seq, at: location) }
-                applyDurable(item)
+                applyDurable(item, outbox: &outbox, replies: &replies)
             }
+            outbox.flush(subscribers: subscribers)
+            replies.forEach { $0() }
         case .failure(let error):
             let refusal = DomainError(.storage, "not stored: \(error.description)")
             for item in staged {
@@ -333,15 +343,21 @@ final class ClusterShard: @unchecked Sendable {
         startBatch()
     }
 
-    private func applyDurable(_ item: Staged) {
+    private func applyDurable(_ item: Staged, outbox: inout FanoutOutbox, replies: inout [() -> Void]) {
         switch (item.write, item.entry) {
         case (.event(let room, _, _, _, _, let completion), .event(let event)):
             let line = item.line!
             state.appendEncoded(room: room, seq: event.seq, timeMillis: event.timeMillis, line: line)
-            // The poster is a subscriber too: its EV is queued to its connection before its OK.
-            for subscriber in (subscribers[room.room] ?? [:]).values { subscriber.deliver(line) }
-            completion(.success(event.seq))
+            // The poster is a subscriber too: its EV is handed to its queue before its OK.
+            outbox.add(room: room.room, line: line)
+            let seq = event.seq
+            replies.append { completion(.success(seq)) }
         case (.join(let room, let subscriber, let completion), let entry):
+            // Lines before the join go to the old members only, and the joiner's OK JOIN goes
+            // before any later line of this batch.
+            outbox.flush(subscribers: subscribers)
+            replies.forEach { $0() }
+            replies.removeAll()
             try? state.apply(entry)
             subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
             completion(.success(state.room(room)?.lastSeq ?? 0))

@@ -46,8 +46,24 @@ public final class PartnerlineService: @unchecked Sendable {
         log = logger
     }
 
-    /// Replays the journals, loads or makes the certificate and starts listening.
+    /// Replays the journals, loads or makes the certificate and starts listening. On failure
+    /// nothing stays open: journals opened so far are closed (releasing their locks).
     public func start() throws -> Endpoints {
+        do {
+            return try openAndListen()
+        } catch {
+            for listener in listeners { listener.stop() }
+            listeners.removeAll()
+            clusterJournals.forEach { $0.close() }
+            clusterJournals.removeAll()
+            accountJournal?.close()
+            accountJournal = nil
+            context = nil
+            throw error
+        }
+    }
+
+    private func openAndListen() throws -> Endpoints {
         TransportSetup.ignoreSIGPIPE()
         let fileLimit = TransportSetup.raiseOpenFileLimit()
         log.info("open file limit \(fileLimit): about \(max(0, fileLimit - 64)) connections")
