@@ -127,8 +127,12 @@ struct Admin: ParsableCommand {
 enum SignalHandlers {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
+    /// Returns once both sources are registered. A source registers asynchronously after `resume()`,
+    /// and a signal that arrives in between, while the disposition is SIG_IGN, is lost: a SIGTERM
+    /// sent right after the `listening` line (as tests and service managers do) was then never seen.
     static func install(log: Logger, onStop: @escaping @Sendable () -> Void) {
         let queue = DispatchQueue(label: "partnerline.signals")
+        let registered = DispatchGroup()
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
@@ -136,8 +140,13 @@ enum SignalHandlers {
                 log.notice("signal \(signalNumber): shutting down")
                 onStop()
             }
+            registered.enter()
+            source.setRegistrationHandler { @Sendable in registered.leave() }
             source.resume()
             sources.append(source)
+        }
+        if registered.wait(timeout: .now() + .seconds(5)) == .timedOut {
+            log.warning("signal handlers not registered after 5 s; SIGINT/SIGTERM may be missed")
         }
     }
 }
