@@ -364,25 +364,28 @@ final class ClusterShard: @unchecked Sendable {
         case (.part, let entry):
             try? state.apply(entry)
         case (.items(_, _, _, let completion), .event(let event)):
-            applyItemEvent(event, line: item.line!)
-            if item.isLast { completion(.success(item.events)) }
+            applyItemEvent(event, line: item.line!, outbox: &outbox)
+            let events = item.events
+            if item.isLast { replies.append { completion(.success(events)) } }
         case (.moderation(_, _, let completion), let entry):
             try? state.apply(entry)
-            completion(.success(()))
+            replies.append { completion(.success(())) }
         case (.sweep(_, let completion), .event(let event)):
-            applyItemEvent(event, line: item.line!)
-            if item.isLast { completion(.success(item.events.count)) }
+            applyItemEvent(event, line: item.line!, outbox: &outbox)
+            let count = item.events.count
+            if item.isLast { replies.append { completion(.success(count)) } }
         default:
             assertionFailure("staged write and entry disagree")
         }
     }
 
-    /// Applies a durable item event and sends it to the room's subscribers; a MATCH also to the two
-    /// organisations' other sessions, a new item also to sessions watching one of its tags.
-    private func applyItemEvent(_ event: StoredEvent, line: [UInt8]) {
+    /// Applies a durable item event and queues it for the room's subscribers in the batch's outbox
+    /// (so a room's stream stays in seq order whatever else the batch holds); a MATCH also goes to
+    /// the two organisations' other sessions, a new item to sessions watching one of its tags.
+    private func applyItemEvent(_ event: StoredEvent, line: [UInt8], outbox: inout FanoutOutbox) {
         state.append(event, line: line)
+        outbox.add(room: event.room.room, line: line)
         let roomSubscribers = subscribers[event.room.room] ?? [:]
-        for subscriber in roomSubscribers.values { subscriber.deliver(line) }
         guard let online else { return }
         let already = Set(roomSubscribers.keys)
         if event.kind == "MATCH" {
