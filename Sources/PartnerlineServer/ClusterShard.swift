@@ -66,6 +66,9 @@ final class ClusterShard: @unchecked Sendable {
     private let clock: @Sendable () -> Int64
     /// The need/offer pair of the last MATCH sent to sessions outside its rooms (see `applyItemEvent`).
     private var lastDirectMatch = ""
+    /// PART records queued or in flight, per "room account": a JOIN right after a PART must store
+    /// its own record, or the PART, once durable, would end a membership the JOIN meant to keep.
+    private var pendingParts: [String: Int] = [:]
 
     init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex(), online: OnlineDirectory? = nil,
          clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
@@ -134,7 +137,8 @@ final class ClusterShard: @unchecked Sendable {
             if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
                 return completion(.failure(refusal))
             }
-            if roomState.members.contains(subscriber.accountName) {
+            if roomState.members.contains(subscriber.accountName),
+               pendingParts["\(room.room) \(subscriber.accountName)", default: 0] == 0 {
                 subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
                 completion(.success(roomState.lastSeq))
             } else {
@@ -148,6 +152,7 @@ final class ClusterShard: @unchecked Sendable {
         queue.async { [self] in
             subscribers[room.room]?[subscriber.subscriberID] = nil
             if state.room(room)?.members.contains(subscriber.accountName) == true {
+                pendingParts["\(room.room) \(subscriber.accountName)", default: 0] += 1
                 enqueue(.part(room: room, account: subscriber.accountName))
             }
         }
@@ -307,6 +312,13 @@ final class ClusterShard: @unchecked Sendable {
         })
     }
 
+    private func partSettled(_ write: Write) {
+        guard case .part(let room, let account) = write else { return }
+        let key = "\(room.room) \(account)"
+        pendingParts[key, default: 1] -= 1
+        if pendingParts[key] == 0 { pendingParts[key] = nil }
+    }
+
     private func finishBatch(_ staged: [Staged], _ result: Result<[RecordLocation], StorageError>) {
         batchInFlight = false
         switch result {
@@ -328,7 +340,7 @@ final class ClusterShard: @unchecked Sendable {
                 case .event(_, _, _, _, _, let completion), .join(_, _, let completion):
                     completion(.failure(refusal))
                 case .part:
-                    break  // presence already ended; membership stays until a later PART is stored
+                    partSettled(item.write)  // presence already ended; membership stays until a later PART is stored
                 case .items(_, _, _, let completion) where item.isLast:
                     completion(.failure(refusal))
                 case .sweep(_, let completion) where item.isLast:
@@ -363,6 +375,7 @@ final class ClusterShard: @unchecked Sendable {
             completion(.success(state.room(room)?.lastSeq ?? 0))
         case (.part, let entry):
             try? state.apply(entry)
+            partSettled(item.write)
         case (.items(_, _, _, let completion), .event(let event)):
             applyItemEvent(event, line: item.line!, outbox: &outbox)
             let events = item.events

@@ -213,3 +213,27 @@ import Testing
         #expect(last > 3 * count, "MATCH events were stored too")
     }
 }
+
+/// Membership is what the journal says after JOIN, PART, JOIN sent back to back.
+@Suite struct MembershipRaceTests {
+    @Test func aJoinRightAfterAPartKeepsTheMembership() throws {
+        let dir = TempDir()
+        let config = TestConfig.make(dataDir: dir.path)
+        let room = "rural-east-midlands/general"
+        do {
+            let server = try InProcessServer(config)
+            let client = try server.client()
+            try client.login("boston-mind")
+            for _ in 1...20 {
+                try client.connection.send(raw: Array("JOIN \(room)\nPART \(room)\nJOIN \(room)\n".utf8))
+                for _ in 1...3 { _ = try client.readReply() }
+                #expect(try client.send("WHO \(room)") == ["* MEMBER boston-mind online=yes :Org boston-mind", "OK WHO room=\(room) count=1"])
+            }
+            server.stop()
+        }
+        let server = try InProcessServer(config)
+        let client = try server.client()
+        try client.login("lincoln-aid")
+        #expect(try client.send("WHO \(room)").first == "* MEMBER boston-mind online=no :Org boston-mind")
+    }
+}
