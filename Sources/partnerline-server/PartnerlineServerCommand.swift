@@ -85,8 +85,9 @@ struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make an account an admin, on a stopped server's data dir.",
         discussion: """
-            Creates the account as an admin if it does not exist (its password is read from the first line of
+            Creates the account as an admin if it does not exist (its password is read from the first line of \
             standard input), or grants admin to an existing account. Refused while a server runs on the data dir.
+
             Example: echo 'a-long-password' | partnerline-server admin ops-team --org "Cluster operations"
             """
     )
