@@ -66,7 +66,7 @@ let package = Package(
         .testTarget(name: "PartnerlineTransportTests", dependencies: ["PartnerlineTransport"]),
         .testTarget(
             name: "PartnerlineServerTests",
-            dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "partnerline-server"]
+            dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "PartnerlineStore", "partnerline-server"]
         ),
         .testTarget(
             name: "PartnerlineBenchTests",

@@ -36,10 +36,10 @@ public enum HistoryBuilder {
                 return JournalEntryCodec.encode(.event(event))
             }
             inFlight.wait()
-            journal.appendBatch(payloads) { result in
+            journal.appendBatch(payloads, completion: { result in
                 if case .failure(let error) = result { failure.set(error.description) }
                 inFlight.signal()
-            }
+            })
             seq += count
         }
         for _ in 0..<4 { inFlight.wait() }

@@ -39,23 +39,51 @@ final class ClusterShard: @unchecked Sendable {
         case join(room: RoomName, subscriber: any EventSubscriber,
                   completion: @Sendable (Result<UInt64, DomainError>) -> Void)
         case part(room: RoomName, account: String)
+        /// An item command, judged against the items as they will be when the batch before it is applied.
+        case items(ItemAction, actor: String, moderates: Bool,
+                   completion: @Sendable (Result<[StoredEvent], DomainError>) -> Void)
+        /// A facilitator's action, judged against the cluster as it will be when the batch before it is applied.
+        case moderation(ModerationAction, actor: String, completion: @Sendable (Result<Void, DomainError>) -> Void)
+        /// Expiry and reminders due now, posted by `*server`; `completion` gets how many events were stored.
+        case sweep(reminderDays: [Int], completion: @Sendable (Result<Int, DomainError>) -> Void)
     }
 
     let name: String
     let queue: DispatchQueue
-    private var state: ClusterState
-    private let journal: Journal
+    private(set) var state: ClusterState
+    let journal: Journal
     private var subscribers: [String: [UInt64: any EventSubscriber]] = [:]
     private var queuedWrites: [Write] = []
     private var batchInFlight = false
     private var drainWaiters: [@Sendable () -> Void] = []
+    /// Where each room's events sit in the journal, for HISTORY beyond the in-memory window.
+    private(set) var index: HistoryIndex
+    /// Reads of old history run here, off the shard queue, so they never hold up writes.
+    let diskReads: DispatchQueue
+    /// Where MATCH and watched events go beyond the room's own subscribers.
+    private let online: OnlineDirectory?
+    /// Event times and expiry decisions; tests move it forward.
+    private let clock: @Sendable () -> Int64
+    /// The need/offer pair of the last MATCH sent to sessions outside its rooms (see `applyItemEvent`).
+    private var lastDirectMatch = ""
+    /// PART records queued or in flight, per "room account": a JOIN right after a PART must store
+    /// its own record, or the PART, once durable, would end a membership the JOIN meant to keep.
+    private var pendingParts: [String: Int] = [:]
 
-    init(state: ClusterState, journal: Journal) {
+    init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex(), online: OnlineDirectory? = nil,
+         clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
         name = state.name
         queue = DispatchQueue(label: "partnerline.cluster.\(state.name)")
+        diskReads = DispatchQueue(label: "partnerline.cluster.\(state.name).history")
         self.state = state
         self.journal = journal
+        self.index = index
+        self.online = online
+        self.clock = clock
     }
+
+    /// The items as replayed (read once at start, before the shard serves anyone).
+    var replayedItems: ItemBook { state.items }
 
     // MARK: Reads (answered on the shard queue)
 
@@ -69,7 +97,11 @@ final class ClusterShard: @unchecked Sendable {
                  reply: @escaping @Sendable (Result<[[UInt8]], DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return reply(.failure(noSuchRoom(room))) }
-            reply(.success(Array(roomState.history(after: after, before: before, limit: limit))))
+            guard let range = roomState.historyRange(after: after, before: before, limit: limit) else {
+                return reply(.success([]))
+            }
+            if let lines = roomState.lines(in: range) { return reply(.success(Array(lines))) }
+            readHistory(room: room, range: range, reply: reply)
         }
     }
 
@@ -89,17 +121,24 @@ final class ClusterShard: @unchecked Sendable {
               completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         queue.async { [self] in
             guard state.room(room) != nil else { return completion(.failure(noSuchRoom(room))) }
+            if state.isMuted(actor, in: room) { return completion(.failure(Self.muted(room))) }
             enqueue(.event(room: room, actor: actor, kind: kind, fields: fields, text: text, completion: completion))
         }
     }
 
     /// Subscribes to a room's live events and makes the account a member (stored, if it is new).
     /// `completion` gets the room's last seq at the moment the subscription took effect.
-    func join(room: RoomName, subscriber: any EventSubscriber,
+    /// A first JOIN in the cluster is judged by its membership policy (`moderates`: a facilitator or
+    /// admin; `invitedHere`: registered with a facilitator's invite to this cluster).
+    func join(room: RoomName, subscriber: any EventSubscriber, moderates: Bool = false, invitedHere: Bool = false,
               completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return completion(.failure(noSuchRoom(room))) }
-            if roomState.members.contains(subscriber.accountName) {
+            if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
+                return completion(.failure(refusal))
+            }
+            if roomState.members.contains(subscriber.accountName),
+               pendingParts["\(room.room) \(subscriber.accountName)", default: 0] == 0 {
                 subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
                 completion(.success(roomState.lastSeq))
             } else {
@@ -113,6 +152,7 @@ final class ClusterShard: @unchecked Sendable {
         queue.async { [self] in
             subscribers[room.room]?[subscriber.subscriberID] = nil
             if state.room(room)?.members.contains(subscriber.accountName) == true {
+                pendingParts["\(room.room) \(subscriber.accountName)", default: 0] += 1
                 enqueue(.part(room: room, account: subscriber.accountName))
             }
         }
@@ -123,6 +163,33 @@ final class ClusterShard: @unchecked Sendable {
         queue.async { [self] in
             for room in rooms { subscribers[room.room]?[subscriber.subscriberID] = nil }
         }
+    }
+
+    /// Runs an item command; `completion` gets its stored events (the item's own first, then any MATCH)
+    /// once they are durable and fanned out, or the refusal (and nothing was stored).
+    func items(_ action: ItemAction, actor: String, moderates: Bool,
+               completion: @escaping @Sendable (Result<[StoredEvent], DomainError>) -> Void) {
+        queue.async { [self] in
+            if case .create(let draft) = action, state.room(draft.room) == nil {
+                return completion(.failure(noSuchRoom(draft.room)))
+            }
+            enqueue(.items(action, actor: actor, moderates: moderates, completion: completion))
+        }
+    }
+
+    /// Runs a facilitator's action; `completion` once its record is durable, or with the refusal.
+    func moderate(_ action: ModerationAction, actor: String, completion: @escaping @Sendable (Result<Void, DomainError>) -> Void) {
+        queue.async { [self] in enqueue(.moderation(action, actor: actor, completion: completion)) }
+    }
+
+    /// Posts the expiries and reminders due now.
+    func sweep(reminderDays: [Int], completion: @escaping @Sendable (Result<Int, DomainError>) -> Void) {
+        queue.async { [self] in enqueue(.sweep(reminderDays: reminderDays, completion: completion)) }
+    }
+
+    /// Reads the items with `body` on the shard queue.
+    func readItems<T: Sendable>(_ body: @escaping @Sendable (ItemBook, ClusterState) -> T, reply: @escaping @Sendable (T) -> Void) {
+        queue.async { [self] in reply(body(state.items, state)) }
     }
 
     /// Blocks until every write queued so far is durable and answered (shutdown).
@@ -156,6 +223,10 @@ final class ClusterShard: @unchecked Sendable {
         var write: Write
         var entry: JournalEntry
         var line: [UInt8]?
+        /// The last record of its write: the write is answered when this one is applied.
+        var isLast = true
+        /// For item writes, on the last record: every event of the write.
+        var events: [StoredEvent] = []
     }
 
     private func startBatch() {
@@ -167,9 +238,53 @@ final class ClusterShard: @unchecked Sendable {
         var nextSeq: [String: UInt64] = [:]
         var staged: [Staged] = []
         staged.reserveCapacity(writes.count)
-        let now = Timestamp.nowMillis()
+        let now = clock()
+        // Item writes are judged against the items with this batch's earlier writes applied, so two
+        // writes in one batch cannot both pass a check that only one of them may (e.g. two STATUS moves).
+        var working: ItemBook?
+        var workingState: ClusterState?
+        func stage(_ drafts: [EventDraft], for write: Write) {
+            var events: [StoredEvent] = []
+            for draft in drafts {
+                let roomState = state.room(draft.room)!
+                let seq = (nextSeq[draft.room.room] ?? roomState.lastSeq) + 1
+                nextSeq[draft.room.room] = seq
+                let event = draft.stored(seq: seq, timeMillis: max(now, roomState.lastTimeMillis))
+                working!.apply(event)
+                events.append(event)
+            }
+            for (index, event) in events.enumerated() {
+                let last = index == events.count - 1
+                staged.append(Staged(write: write, entry: .event(event), line: event.encodedLine(), isLast: last,
+                                     events: last ? events : []))
+            }
+        }
         for write in writes {
             switch write {
+            case .moderation(let action, let actor, let completion):
+                if workingState == nil { workingState = state }
+                switch workingState!.prepare(action, by: actor, timeMillis: now) {
+                case .success(let entry):
+                    try? workingState!.apply(entry)
+                    staged.append(Staged(write: write, entry: entry, line: nil))
+                case .failure(let refusal):
+                    completion(.failure(refusal))
+                }
+            case .items(let action, let actor, let moderates, let completion):
+                if working == nil { working = state.items }
+                let itemRoom: RoomName? = if case .create(let draft) = action { draft.room } else { working![action.itemID]?.room }
+                if let itemRoom, state.isMuted(actor, in: itemRoom) {
+                    completion(.failure(Self.muted(itemRoom)))
+                    continue
+                }
+                switch working!.prepare(action, actor: actor, moderates: moderates) {
+                case .success(let drafts): stage(drafts, for: write)
+                case .failure(let refusal): completion(.failure(refusal))
+                }
+            case .sweep(let reminderDays, let completion):
+                if working == nil { working = state.items }
+                let drafts = working!.due(nowMillis: now, reminderDays: reminderDays)
+                if drafts.isEmpty { completion(.success(0)) } else { stage(drafts, for: write) }
             case .event(let room, let actor, let kind, let fields, let text, _):
                 let roomState = state.room(room)!
                 let seq = (nextSeq[room.room] ?? roomState.lastSeq) + 1
@@ -185,22 +300,37 @@ final class ClusterShard: @unchecked Sendable {
                 staged.append(Staged(write: write, entry: .memberLeft(room: room, account: account, timeMillis: now)))
             }
         }
+        guard !staged.isEmpty else {
+            // Every write of this batch was refused: nothing to store.
+            batchInFlight = false
+            return startBatch()
+        }
         let payloads = staged.map { JournalEntryCodec.encode($0.entry) }
         let batch = staged
-        journal.appendBatch(payloads) { [self] result in
+        journal.appendBatch(payloads, locatedCompletion: { [self] result in
             queue.async { [self] in finishBatch(batch, result) }
-        }
+        })
     }
 
-    private func finishBatch(_ staged: [Staged], _ result: Result<Void, StorageError>) {
+    private func partSettled(_ write: Write) {
+        guard case .part(let room, let account) = write else { return }
+        let key = "\(room.room) \(account)"
+        pendingParts[key, default: 1] -= 1
+        if pendingParts[key] == 0 { pendingParts[key] = nil }
+    }
+
+    private func finishBatch(_ staged: [Staged], _ result: Result<[RecordLocation], StorageError>) {
         batchInFlight = false
         switch result {
-        case .success:
+        case .success(let locations):
             // Lines go out per I/O queue once per batch; every reply waits until the lines before
             // it are handed over (see FanoutOutbox), so a poster still sees its EV before its OK.
             var outbox = FanoutOutbox()
             var replies: [() -> Void] = []
-            for item in staged { applyDurable(item, outbox: &outbox, replies: &replies) }
+            for (item, location) in zip(staged, locations) {
+                if case .event(let event) = item.entry { index.note(room: event.room.room, seq: event.seq, at: location) }
+                applyDurable(item, outbox: &outbox, replies: &replies)
+            }
             outbox.flush(subscribers: subscribers)
             replies.forEach { $0() }
         case .failure(let error):
@@ -210,7 +340,15 @@ final class ClusterShard: @unchecked Sendable {
                 case .event(_, _, _, _, _, let completion), .join(_, _, let completion):
                     completion(.failure(refusal))
                 case .part:
-                    break  // presence already ended; membership stays until a later PART is stored
+                    partSettled(item.write)  // presence already ended; membership stays until a later PART is stored
+                case .items(_, _, _, let completion) where item.isLast:
+                    completion(.failure(refusal))
+                case .sweep(_, let completion) where item.isLast:
+                    completion(.failure(refusal))
+                case .moderation(_, _, let completion):
+                    completion(.failure(refusal))
+                case .items, .sweep:
+                    break
                 }
             }
         }
@@ -237,13 +375,62 @@ final class ClusterShard: @unchecked Sendable {
             completion(.success(state.room(room)?.lastSeq ?? 0))
         case (.part, let entry):
             try? state.apply(entry)
+            partSettled(item.write)
+        case (.items(_, _, _, let completion), .event(let event)):
+            applyItemEvent(event, line: item.line!, outbox: &outbox)
+            let events = item.events
+            if item.isLast { replies.append { completion(.success(events)) } }
+        case (.moderation(_, _, let completion), let entry):
+            try? state.apply(entry)
+            replies.append { completion(.success(())) }
+        case (.sweep(_, let completion), .event(let event)):
+            applyItemEvent(event, line: item.line!, outbox: &outbox)
+            let count = item.events.count
+            if item.isLast { replies.append { completion(.success(count)) } }
         default:
             assertionFailure("staged write and entry disagree")
         }
     }
 
+    /// Applies a durable item event and queues it for the room's subscribers in the batch's outbox
+    /// (so a room's stream stays in seq order whatever else the batch holds); a MATCH also goes to
+    /// the two organisations' other sessions, a new item to sessions watching one of its tags.
+    private func applyItemEvent(_ event: StoredEvent, line: [UInt8], outbox: inout FanoutOutbox) {
+        state.append(event, line: line)
+        outbox.add(room: event.room.room, line: line)
+        let roomSubscribers = subscribers[event.room.room] ?? [:]
+        guard let online else { return }
+        let already = Set(roomSubscribers.keys)
+        if event.kind == "MATCH" {
+            // A match stored in two rooms reaches the two organisations' sessions once: through either
+            // room if they are in it, else directly with the first copy.
+            let field = Dictionary(event.fields, uniquingKeysWith: { first, _ in first })
+            let pair = "\(field["need"] ?? "") \(field["offer"] ?? "")"
+            guard pair != lastDirectMatch else { return }
+            lastDirectMatch = pair
+            var inEitherRoom = already
+            for key in ["need", "offer"] {
+                if let id = field[key].flatMap(ItemID.init), let room = state.items[id]?.room {
+                    inEitherRoom.formUnion((subscribers[room.room] ?? [:]).keys)
+                }
+            }
+            let accounts = Set([field["need_by"], field["offer_by"]].compactMap { $0 })
+            for session in online.sessions(of: accounts, excluding: inEitherRoom) { session.deliver(line) }
+        } else if ItemKind(creatingEvent: event.kind) != nil {
+            let tags = event.fields.first { $0.0 == "tags" }.map { $0.1.split(separator: ",").map(String.init) } ?? []
+            let terms = Matching.Terms(tags: tags, text: event.text ?? "")
+            let members = state.clusterMembers
+            let watchers = online.watchers(of: terms, excluding: already) { members.contains($0) }
+            for session in watchers { session.deliver(line) }
+        }
+    }
+
     private func roomSummary(_ room: RoomState) -> RoomSummary {
         RoomSummary(name: room.name, members: room.members.count, lastSeq: room.lastSeq, topic: room.topic)
+    }
+
+    private static func muted(_ room: RoomName) -> DomainError {
+        DomainError(.forbidden, "you are muted in \(room)")
     }
 
     private func noSuchRoom(_ room: RoomName) -> DomainError {
