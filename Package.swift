@@ -58,7 +58,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "partnerline-bench",
-            dependencies: ["PartnerlineBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            // partnerline-server too, so `swift run partnerline-bench` builds the server it starts.
+            dependencies: ["PartnerlineBench", "partnerline-server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),
