@@ -25,13 +25,17 @@ public final class PartnerlineService: @unchecked Sendable {
         }
     }
 
-    private let config: ServerConfig
-    private let log: Logger
+    /// As started, then as reloaded (clusters and certificate paths; see reload).
+    var config: ServerConfig
+    let log: Logger
     private let registry = SessionRegistry()
-    private var context: ServiceContext?
-    private var listeners: [Listener] = []
+    var context: ServiceContext?
+    /// The TLS listener first.
+    var listeners: [Listener] = []
     private var accountJournal: Journal?
-    private var clusterJournals: [Journal] = []
+    var clusterJournals: [Journal] = []
+    /// Serialises reloads (SIGHUP) with each other and with shutdown.
+    let reloadLock = NSLock()
     /// Whether a plaintext peer may send credentials. Loopback only; tests replace it to see the
     /// refusal without a second host.
     var peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool = { $0.isLoopback }
@@ -49,8 +53,7 @@ public final class PartnerlineService: @unchecked Sendable {
 
         let dataDir = config.dataDir
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        let options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
-                                     maxBatchRecords: config.journal.maxBatchRecords)
+        let options = journalOptions
 
         var registry = AccountRegistry()
         let (accountJournal, accountReport) = try Journal.open(directory: "\(dataDir)/accounts", options: options) { payload in
@@ -61,13 +64,7 @@ public final class PartnerlineService: @unchecked Sendable {
 
         var shards: [ClusterShard] = []
         for definition in config.clusterDefinitions {
-            var state = ClusterState(definition: definition)
-            let (journal, recovery) = try Journal.open(directory: "\(dataDir)/clusters/\(definition.name)", options: options) { payload in
-                try state.apply(JournalEntryCodec.decode(payload))
-            }
-            report(recovery, journal: definition.name)
-            clusterJournals.append(journal)
-            shards.append(ClusterShard(state: state, journal: journal))
+            shards.append(try openShard(definition))
         }
 
         let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
@@ -83,8 +80,16 @@ public final class PartnerlineService: @unchecked Sendable {
         let queues = IOQueuePool()
         let onConnection: @Sendable (Connection) -> Void = { [registry = self.registry] connection in
             let session = Session(connection: connection, service: context)
+            if let refusal = context.limiter.admit(session.addressKey) {
+                // Told why after the handshake (BYE TOO_MANY_CONNECTIONS), within the handshake timeout.
+                session.refusal = refusal
+                context.log.notice("connection refused: \(refusal.message)", metadata: ["peer": "\(connection.peer)"])
+            } else {
+                session.admitted = true
+            }
             connection.handler = session
             registry.add(session)
+            session.startTimer()
             connection.start()
         }
         let tlsListener = try Listener(host: config.listen.host, port: config.listen.tlsPort, tls: tlsContext, queues: queues,
@@ -106,6 +111,8 @@ public final class PartnerlineService: @unchecked Sendable {
     /// to every client, and closes the journals. Blocks until done (or a few seconds at most
     /// for clients that do not read their goodbye).
     public func shutdown() {
+        reloadLock.lock()
+        defer { reloadLock.unlock() }
         for listener in listeners { listener.stop() }
         let sessions = registry.all
         for session in sessions { session.stopTakingCommands() }
@@ -124,6 +131,22 @@ public final class PartnerlineService: @unchecked Sendable {
         log.info("journals flushed; stopped")
     }
 
+    var journalOptions: JournalOptions {
+        JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
+                       maxBatchRecords: config.journal.maxBatchRecords)
+    }
+
+    /// Replays a cluster's journal into a new shard.
+    func openShard(_ definition: ClusterDefinition) throws -> ClusterShard {
+        var state = ClusterState(definition: definition)
+        let (journal, recovery) = try Journal.open(directory: "\(config.dataDir)/clusters/\(definition.name)", options: journalOptions) { payload in
+            try state.apply(JournalEntryCodec.decode(payload))
+        }
+        report(recovery, journal: definition.name)
+        clusterJournals.append(journal)
+        return ClusterShard(state: state, journal: journal)
+    }
+
     private func report(_ recovery: RecoveryReport, journal: String) {
         if let file = recovery.truncatedFile {
             log.warning("journal \(journal): cut a torn tail of \(recovery.truncatedBytes) bytes at offset \(recovery.truncatedAtOffset ?? 0) of \(file): \(recovery.reason ?? "incomplete record"); every record before it is kept")
@@ -131,9 +154,11 @@ public final class PartnerlineService: @unchecked Sendable {
         log.info("journal \(journal): \(recovery.records) records, head \(recovery.headHashHex.prefix(16))")
     }
 
-    private func loadCertificate() throws -> TLSServerContext {
+    func loadCertificate() throws -> TLSServerContext {
+        let requestClientCertificates = !config.tls.clientCertificates.isEmpty
         if let certificate = config.tls.certificate, let key = config.tls.privateKey {
-            return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key)
+            return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key,
+                                        requestClientCertificates: requestClientCertificates)
         }
         let certificate = "\(config.dataDir)/tls/self-signed.crt"
         let key = "\(config.dataDir)/tls/self-signed.key"
@@ -145,6 +170,7 @@ public final class PartnerlineService: @unchecked Sendable {
         } else {
             log.notice("no certificate configured: using the self-signed one at \(certificate)")
         }
-        return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key)
+        return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key,
+                                    requestClientCertificates: requestClientCertificates)
     }
 }

@@ -39,14 +39,19 @@ public struct ServerConfig: Sendable, Codable, Equatable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             certificate = try c.decodeIfPresent(String.self, forKey: .certificate) ?? nil
             privateKey = try c.decodeIfPresent(String.self, forKey: .privateKey) ?? nil
+            clientCertificates = try c.decodeIfPresent([ClientCertificate].self, forKey: .clientCertificates) ?? []
         }
 
         /// PEM certificate chain and key. When both are nil the server makes a self-signed pair under
         /// `<data_dir>/tls/` on first start and reuses it afterwards.
         public var certificate: String?
         public var privateKey: String?
+        /// Client certificates mapped to accounts; when empty the server asks for none.
+        public var clientCertificates: [ClientCertificate] = []
 
-        enum CodingKeys: String, CodingKey { case certificate, privateKey = "private_key" }
+        enum CodingKeys: String, CodingKey {
+            case certificate, privateKey = "private_key", clientCertificates = "client_certificates"
+        }
     }
 
     public struct Registration: Sendable, Codable, Equatable {
@@ -178,10 +183,11 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public var journal = Journal()
     public var limits = Limits()
     public var clusters: [Cluster] = []
+    public var protection = Protection()
 
     enum CodingKeys: String, CodingKey {
         case serverName = "server_name", dataDir = "data_dir", listen, tls, registration, passwords, journal
-        case limits, clusters
+        case limits, clusters, protection
     }
 
     public init() {}
@@ -197,6 +203,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         journal = try c.decodeIfPresent(Journal.self, forKey: .journal) ?? journal
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
         clusters = try c.decodeIfPresent([Cluster].self, forKey: .clusters) ?? clusters
+        protection = try c.decodeIfPresent(Protection.self, forKey: .protection) ?? protection
     }
 
     /// Reads and validates a YAML config. Relative paths in it are taken relative to the current directory.
@@ -252,6 +259,15 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         }
         guard limits.maxLineLength >= 64, limits.maxOutboundBytes >= 16384, limits.maxQueuedCommands >= 1 else {
             throw ConfigError("limits are too small (max_line_length >= 64, max_outbound_bytes >= 16384)")
+        }
+        try protection.validate(maxQueuedCommands: limits.maxQueuedCommands)
+        for mapping in tls.clientCertificates {
+            guard mapping.normalizedFingerprint.count == 64 else {
+                throw ConfigError("tls.client_certificates: '\(mapping.sha256)' is not a SHA-256 fingerprint (64 hex digits)")
+            }
+            guard Names.isValidAccount(mapping.account) else {
+                throw ConfigError("tls.client_certificates: '\(mapping.account)' is not an account name")
+            }
         }
     }
 

@@ -202,6 +202,14 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// SHA-256 (lower-case hex) of the certificate the client presented, if any (only asked for
+    /// when the TLS context requests client certificates). On `queue`, after the handshake.
+    public func peerCertificateSHA256Hex() -> String? {
+        assertOnQueue()
+        guard let ssl else { return nil }
+        return TLSFingerprint.peerCertificateSHA256Hex(ssl)
+    }
+
     // MARK: events
 
     private func handleReadable() {

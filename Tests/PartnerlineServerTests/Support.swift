@@ -17,9 +17,19 @@ final class TempDir: @unchecked Sendable {
 }
 
 enum TestConfig {
+    /// Flood control and connection limits raised far out of the way, so functional tests are
+    /// never fake-lagged or refused; the protection tests pass their own section.
+    static let relaxedProtection = """
+        protection:
+          flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
+          connections: { max_per_address: 10000, max_new_per_address: 100000 }
+          logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
+        """
+
     /// A small config: two clusters, cheap password hashing, any free ports.
     static func make(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
-                     fsync: String = "batch", extraLimits: String = "") -> ServerConfig {
+                     fsync: String = "batch", extraLimits: String = "", protection: String = relaxedProtection,
+                     extra: String = "") -> ServerConfig {
         let yaml = """
             server_name: test
             data_dir: \(dataDir)
@@ -37,6 +47,8 @@ enum TestConfig {
             limits:
               max_line_length: 4096
             \(extraLimits)
+            \(protection)
+            \(extra)
             clusters:
               - name: rural-east-midlands
                 description: Rural cluster
@@ -68,6 +80,7 @@ enum TestConfig {
               scrypt_log2_n: 4
             journal:
               fsync: \(fsync)
+            \(relaxedProtection)
             clusters:
               - name: rural-east-midlands
                 description: Rural cluster
@@ -117,8 +130,10 @@ final class TestClient {
     /// EV lines that arrived while waiting for another reply.
     private(set) var events: [String] = []
 
-    init(host: String = "127.0.0.1", port: Int, tls: Bool) throws {
-        connection = try BlockingLineClient(host: host, port: port, tls: tls, timeoutSeconds: 20)
+    init(host: String = "127.0.0.1", port: Int, tls: Bool, receiveBufferBytes: Int? = nil,
+         certificatePath: String? = nil, privateKeyPath: String? = nil) throws {
+        connection = try BlockingLineClient(host: host, port: port, tls: tls, timeoutSeconds: 20, receiveBufferBytes: receiveBufferBytes,
+                                            certificatePath: certificatePath, privateKeyPath: privateKeyPath)
         greeting = try connection.readLine()
     }
 
