@@ -59,7 +59,7 @@ extension PartnerlineService {
                 }
             } else {
                 do {
-                    context.addShard(try openShard(definition))
+                    context.addShard(try openShard(definition, online: context.online, itemIndex: context.itemIndex))
                     report.applied.append("new cluster \(definition.name) with \(definition.rooms.count) rooms")
                 } catch {
                     report.keptOld.append("new cluster \(definition.name) could not be opened: \(error)")

@@ -39,14 +39,35 @@ public final class PartnerlineService: @unchecked Sendable {
     /// Whether a plaintext peer may send credentials. Loopback only; tests replace it to see the
     /// refusal without a second host.
     var peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool = { $0.isLoopback }
+    /// The clock for event times, date checks, expiry and reminders. Tests set a clock they move.
+    var clock: @Sendable () -> Int64 = { Timestamp.nowMillis() }
+    private var sweepTimer: DispatchSourceTimer?
+    /// Tests replace the journals' file layer here to inject faults (EIO, EROFS, ENOSPC).
+    var adjustJournalOptions: @Sendable (inout JournalOptions) -> Void = { _ in }
 
     public init(config: ServerConfig, logger: Logger) {
         self.config = config
         log = logger
     }
 
-    /// Replays the journals, loads or makes the certificate and starts listening.
+    /// Replays the journals, loads or makes the certificate and starts listening. On failure
+    /// nothing stays open: journals opened so far are closed (releasing their locks).
     public func start() throws -> Endpoints {
+        do {
+            return try openAndListen()
+        } catch {
+            for listener in listeners { listener.stop() }
+            listeners.removeAll()
+            clusterJournals.forEach { $0.close() }
+            clusterJournals.removeAll()
+            accountJournal?.close()
+            accountJournal = nil
+            context = nil
+            throw error
+        }
+    }
+
+    private func openAndListen() throws -> Endpoints {
         TransportSetup.ignoreSIGPIPE()
         let fileLimit = TransportSetup.raiseOpenFileLimit()
         log.info("open file limit \(fileLimit): about \(max(0, fileLimit - 64)) connections")
@@ -56,15 +77,17 @@ public final class PartnerlineService: @unchecked Sendable {
         let options = journalOptions
 
         var registry = AccountRegistry()
-        let (accountJournal, accountReport) = try Journal.open(directory: "\(dataDir)/accounts", options: options) { payload in
+        let (accountJournal, accountReport) = try openJournal(DataDirectory.accountsPath(dataDir), options) { payload, _ in
             try registry.apply(JournalEntryCodec.decode(payload))
         }
         report(accountReport, journal: "accounts")
         self.accountJournal = accountJournal
 
         var shards: [ClusterShard] = []
+        let itemIndex = ItemIndex()
+        let online = OnlineDirectory()
         for definition in config.clusterDefinitions {
-            shards.append(try openShard(definition))
+            shards.append(try openShard(definition, online: online, itemIndex: itemIndex))
         }
 
         let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
@@ -72,7 +95,8 @@ public final class PartnerlineService: @unchecked Sendable {
                                         pool: HashingPool(threads: config.passwords.hashingThreads),
                                         policy: config.registration.policy, inviteCodes: config.registration.inviteCodes)
         let context = ServiceContext(config: config, accounts: accounts, shards: shards, log: log, registry: self.registry,
-                                     peerIsTrustedForPlaintext: peerIsTrustedForPlaintext)
+                                     peerIsTrustedForPlaintext: peerIsTrustedForPlaintext, itemIndex: itemIndex,
+                                     online: online, clock: clock)
         self.context = context
         log.info("loaded \(registry.accounts.count) accounts and \(shards.count) clusters; registration is \(config.registration.policy.rawValue)")
 
@@ -104,7 +128,38 @@ public final class PartnerlineService: @unchecked Sendable {
             log.notice("plaintext listener on \(plain.localHost):\(plain.localPort); LOGIN and REGISTER over it only from loopback")
         }
         for listener in listeners { listener.start() }
+        startSweeping(context)
         return endpoints
+    }
+
+    /// Expiry and reminders: every `items.sweep_interval_seconds`, each shard posts what is due.
+    private func startSweeping(_ context: ServiceContext) {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "partnerline.sweep"))
+        let interval = config.items.sweepIntervalSeconds
+        let days = config.items.reminderDays
+        timer.schedule(deadline: .now() + .seconds(interval), repeating: .seconds(interval))
+        timer.setEventHandler { @Sendable in
+            // context.shards, not a copy: a cluster added by a reload is swept too.
+            for shard in context.shards { shard.sweep(reminderDays: days) { _ in } }
+        }
+        timer.resume()
+        sweepTimer = timer
+    }
+
+    /// Runs one expiry and reminder sweep on every cluster now and waits for it (tests; the timer does
+    /// the same on its own). Returns how many events were stored.
+    func sweepNow() -> Int {
+        guard let context else { return 0 }
+        let done = DispatchSemaphore(value: 0)
+        let total = LockedCounter()
+        for shard in context.shards {
+            shard.sweep(reminderDays: config.items.reminderDays) { result in
+                if case .success(let count) = result { total.add(count) }
+                done.signal()
+            }
+        }
+        for _ in context.shards { done.wait() }
+        return total.value
     }
 
     /// Stops accepting, lets writes in progress finish and be answered, says `BYE SHUTDOWN`
@@ -113,6 +168,7 @@ public final class PartnerlineService: @unchecked Sendable {
     public func shutdown() {
         reloadLock.lock()
         defer { reloadLock.unlock() }
+        sweepTimer?.cancel()
         for listener in listeners { listener.stop() }
         let sessions = registry.all
         for session in sessions { session.stopTakingCommands() }
@@ -132,19 +188,38 @@ public final class PartnerlineService: @unchecked Sendable {
     }
 
     var journalOptions: JournalOptions {
-        JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
-                       maxBatchRecords: config.journal.maxBatchRecords)
+        var options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
+                                     maxBatchRecords: config.journal.maxBatchRecords,
+                                     segmentMaxBytes: config.journal.segmentMaxBytes)
+        adjustJournalOptions(&options)
+        return options
     }
 
-    /// Replays a cluster's journal into a new shard.
-    func openShard(_ definition: ClusterDefinition) throws -> ClusterShard {
-        var state = ClusterState(definition: definition)
-        let (journal, recovery) = try Journal.open(directory: "\(config.dataDir)/clusters/\(definition.name)", options: journalOptions) { payload in
-            try state.apply(JournalEntryCodec.decode(payload))
+    /// Replays a cluster's journal into a new shard (at start, and for a cluster added by a reload).
+    func openShard(_ definition: ClusterDefinition, online: OnlineDirectory, itemIndex: ItemIndex) throws -> ClusterShard {
+        var state = ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
+        var index = HistoryIndex()
+        let (journal, recovery) = try openJournal(DataDirectory.clusterPath(config.dataDir, cluster: definition.name), journalOptions) { payload, location in
+            let entry = try JournalEntryCodec.decode(payload)
+            try state.apply(entry)
+            if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
         }
         report(recovery, journal: definition.name)
         clusterJournals.append(journal)
-        return ClusterShard(state: state, journal: journal)
+        let shard = ClusterShard(state: state, journal: journal, index: index, online: online, clock: clock)
+        itemIndex.seed(cluster: definition.name, book: shard.replayedItems)
+        return shard
+    }
+
+    /// Opens one journal; a journal locked by another process means another server owns this data
+    /// directory, and two writers would corrupt it, so the start is refused in plain words.
+    private func openJournal(_ path: String, _ options: JournalOptions,
+                             replay: ([UInt8], RecordLocation) throws -> Void) throws -> (Journal, RecoveryReport) {
+        do {
+            return try Journal.open(directory: path, options: options, replayLocated: replay)
+        } catch let error as StorageError where error.kind == .locked {
+            throw DataDirectoryInUse(dataDir: config.dataDir, journal: path)
+        }
     }
 
     private func report(_ recovery: RecoveryReport, journal: String) {
@@ -173,4 +248,11 @@ public final class PartnerlineService: @unchecked Sendable {
         return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key,
                                     requestClientCertificates: requestClientCertificates)
     }
+}
+
+private final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add(_ n: Int) { lock.lock(); count += n; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }

@@ -105,14 +105,21 @@ public struct ServerConfig: Sendable, Codable, Equatable {
             fsync = try c.decodeIfPresent(type(of: fsync).self, forKey: .fsync) ?? fsync
             batchWindowMicros = try c.decodeIfPresent(type(of: batchWindowMicros).self, forKey: .batchWindowMicros) ?? batchWindowMicros
             maxBatchRecords = try c.decodeIfPresent(type(of: maxBatchRecords).self, forKey: .maxBatchRecords) ?? maxBatchRecords
+            segmentMaxBytes = try c.decodeIfPresent(type(of: segmentMaxBytes).self, forKey: .segmentMaxBytes) ?? segmentMaxBytes
+            historyWindow = try c.decodeIfPresent(type(of: historyWindow).self, forKey: .historyWindow) ?? historyWindow
         }
 
         public var fsync: FsyncPolicy = .batch
         public var batchWindowMicros: Int = 0
         public var maxBatchRecords: Int = 4096
+        /// A journal starts a new segment file before one would grow past this.
+        public var segmentMaxBytes: Int = 64 << 20
+        /// Newest events per room kept in memory; HISTORY reaching further back reads the journal.
+        public var historyWindow: Int = RoomState.defaultHistoryWindow
 
         enum CodingKeys: String, CodingKey {
             case fsync, batchWindowMicros = "batch_window_micros", maxBatchRecords = "max_batch_records"
+            case segmentMaxBytes = "segment_max_bytes", historyWindow = "history_window"
         }
     }
 
@@ -136,6 +143,28 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         enum CodingKeys: String, CodingKey {
             case maxLineLength = "max_line_length", maxOutboundBytes = "max_outbound_bytes"
             case maxQueuedCommands = "max_queued_commands"
+        }
+    }
+
+    /// Needs, offers, proposals and funding alerts.
+    public struct Items: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            reminderDays = try c.decodeIfPresent(type(of: reminderDays).self, forKey: .reminderDays) ?? reminderDays
+            sweepIntervalSeconds = try c.decodeIfPresent(type(of: sweepIntervalSeconds).self, forKey: .sweepIntervalSeconds)
+                ?? sweepIntervalSeconds
+        }
+
+        /// Days before a proposal's or funding alert's deadline when the server posts a REMINDER.
+        public var reminderDays: [Int] = [7, 1]
+        /// How often the server looks for items to expire and reminders to post.
+        public var sweepIntervalSeconds: Int = 60
+
+        enum CodingKeys: String, CodingKey {
+            case reminderDays = "reminder_days", sweepIntervalSeconds = "sweep_interval_seconds"
         }
     }
 
@@ -182,12 +211,13 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public var passwords = Passwords()
     public var journal = Journal()
     public var limits = Limits()
+    public var items = Items()
     public var clusters: [Cluster] = []
     public var protection = Protection()
 
     enum CodingKeys: String, CodingKey {
         case serverName = "server_name", dataDir = "data_dir", listen, tls, registration, passwords, journal
-        case limits, clusters, protection
+        case limits, clusters, items, protection
     }
 
     public init() {}
@@ -204,6 +234,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
         clusters = try c.decodeIfPresent([Cluster].self, forKey: .clusters) ?? clusters
         protection = try c.decodeIfPresent(Protection.self, forKey: .protection) ?? protection
+        items = try c.decodeIfPresent(Items.self, forKey: .items) ?? items
     }
 
     /// Reads and validates a YAML config. Relative paths in it are taken relative to the current directory.
@@ -257,8 +288,15 @@ public struct ServerConfig: Sendable, Codable, Equatable {
               (1...16).contains(passwords.scryptP), passwords.hashingThreads >= 1 else {
             throw ConfigError("passwords: scrypt_log2_n 1-22, scrypt_r 1-64, scrypt_p 1-16, hashing_threads >= 1")
         }
+        guard items.reminderDays.allSatisfy({ (1...365).contains($0) }), items.sweepIntervalSeconds >= 1 else {
+            throw ConfigError("items: reminder_days are 1-365, sweep_interval_seconds >= 1")
+        }
         guard limits.maxLineLength >= 64, limits.maxOutboundBytes >= 16384, limits.maxQueuedCommands >= 1 else {
             throw ConfigError("limits are too small (max_line_length >= 64, max_outbound_bytes >= 16384)")
+        }
+        guard journal.segmentMaxBytes >= 4096, journal.maxBatchRecords >= 1,
+              (0...1_000_000).contains(journal.batchWindowMicros), journal.historyWindow >= 1 else {
+            throw ConfigError("journal: segment_max_bytes >= 4096, max_batch_records >= 1, batch_window_micros 0-1000000, history_window >= 1")
         }
         try protection.validate(maxQueuedCommands: limits.maxQueuedCommands)
         for mapping in tls.clientCertificates {

@@ -6,6 +6,7 @@ import PartnerlineTransport
 /// `beginAsync()` and later answers with `finish` on this session's queue.
 extension Session {
     func execute(_ request: Request) {
+        if let refusal = permissionRefusal(request) { return send(request.err(refusal)) }
         switch request.verb {
         case "HELP": help(request)
         case "PING": send(request.ok(text: request.text))
@@ -29,6 +30,20 @@ extension Session {
         case "WHO": who(request)
         case "SAY": say(request)
         case "HISTORY": history(request)
+        case "HEAD": head(request)
+        case "NEED": postItem(request, kind: .need)
+        case "OFFER": postItem(request, kind: .offer)
+        case "PROPOSE": postItem(request, kind: .proposal)
+        case "FUNDING": postItem(request, kind: .funding)
+        case "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS": changeItem(request)
+        case "SHOW": show(request)
+        case "LIST": list(request)
+        case "SEARCH": search(request)
+        case "MATCHES": matches(request)
+        case "WATCH", "UNWATCH": watch(request)
+        case "GRANT", "REVOKE": changeRole(request)
+        case "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "POLICY", "APPROVE": moderate(request)
+        case "INVITE": invite(request)
         default:
             send(request.err(.unknownCommand, "\(request.verb) is not served here"))
         }
@@ -112,7 +127,10 @@ extension Session {
         case .success(let account):
             service.loginThrottle.recordSuccess(account: name)
             loggedIn(as: account, byCertificate: byCertificate)
-            finish(request.ok([("account", account.name), ("role", account.role.rawValue)]))
+            service.online.add(self)
+            let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
+            if role == .bot { useBotRate() }
+            finish(request.ok([("account", account.name), ("role", role.rawValue)]))
         case .failure(let error):
             service.loginThrottle.recordFailure(account: name, address: addressKey)
             service.log.notice("failed login", metadata: ["account": "\(name)", "peer": "\(connection.peer)"])
@@ -159,7 +177,7 @@ extension Session {
     }
 
     /// Resolves a room argument to its shard, or answers the request with why not.
-    private func resolveRoom(_ request: Request, _ text: String) -> (RoomName, ClusterShard)? {
+    func resolveRoom(_ request: Request, _ text: String) -> (RoomName, ClusterShard)? {
         guard let room = RoomName(text) else {
             send(request.err(.badSyntax, "rooms are written <cluster>/<room>, e.g. rural-east-midlands/purchasing"))
             return nil
@@ -184,7 +202,9 @@ extension Session {
     private func join(_ request: Request) {
         guard let (room, shard) = resolveRoom(request, request.arguments[0]) else { return }
         beginAsync()
-        shard.join(room: room, subscriber: self) { [self] result in
+        let name = account?.name ?? ""
+        shard.join(room: room, subscriber: self, moderates: privileges.moderates(room.cluster),
+                   invitedHere: service.accounts.invitedCluster(of: name) == room.cluster) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let last):

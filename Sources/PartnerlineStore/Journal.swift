@@ -18,12 +18,14 @@ import Darwin
 /// state shared with appenders is guarded by `lock`.
 public final class Journal: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<Void, StorageError>) -> Void
+    /// Like `Completion`, with where each record of the group was written (for an index of history).
+    public typealias LocatedCompletion = @Sendable (Result<[RecordLocation], StorageError>) -> Void
 
     /// One append call: a single record, or a group that is written in one batch, all or nothing.
     private struct Entry {
         var payloads: [[UInt8]]
         var rejection: StorageError?
-        var completion: Completion
+        var completion: LocatedCompletion
     }
 
     private let directory: String
@@ -45,6 +47,8 @@ public final class Journal: @unchecked Sendable {
     private var directoryFD: Int32
     private var segmentFD: Int32
     private var segmentPath: String
+    /// The current segment's name: the index of its first record.
+    private var segmentIndex: Int
     /// Length of the current segment up to its last completed record.
     private var segmentLength: Int
     /// A failed write or fsync may have left bytes past `segmentLength`; cut them before writing.
@@ -53,13 +57,16 @@ public final class Journal: @unchecked Sendable {
     private var count: Int
     private let hasher = ChainHasher()
     private var buffer: [UInt8] = []
+    /// Offset in `buffer` where each record of the batch begins.
+    private var starts: [Int] = []
     private var spare: [Entry] = []
     private var filesClosed = false
 
     private init(
         directory: String, options: JournalOptions, directoryFD: Int32, segmentFD: Int32,
-        segmentPath: String, segmentLength: Int, head: Digest, count: Int
+        segmentPath: String, segmentIndex: Int, segmentLength: Int, head: Digest, count: Int
     ) {
+        self.segmentIndex = segmentIndex
         self.directory = directory
         self.options = options
         self.io = options.fileIO
@@ -97,6 +104,14 @@ public final class Journal: @unchecked Sendable {
         directory: String, options: JournalOptions,
         replay: ([UInt8]) throws -> Void
     ) throws -> (Journal, RecoveryReport) {
+        try open(directory: directory, options: options, replayLocated: { payload, _ in try replay(payload) })
+    }
+
+    /// `open`, also telling `replayLocated` where each record sits (to build an index of history).
+    public static func open(
+        directory: String, options: JournalOptions,
+        replayLocated replay: ([UInt8], RecordLocation) throws -> Void
+    ) throws -> (Journal, RecoveryReport) {
         var options = options
         options.maxBatchRecords = max(1, options.maxBatchRecords)
         options.segmentMaxBytes = max(1, options.segmentMaxBytes)
@@ -126,7 +141,7 @@ public final class Journal: @unchecked Sendable {
             }
             let journal = Journal(
                 directory: directory, options: options, directoryFD: directoryFD, segmentFD: fd,
-                segmentPath: recovered.segmentPath, segmentLength: length, head: recovered.head,
+                segmentPath: recovered.segmentPath, segmentIndex: recovered.segmentIndex, segmentLength: length, head: recovered.head,
                 count: recovered.report.records)
             return (journal, recovered.report)
         } catch {
@@ -150,6 +165,11 @@ public final class Journal: @unchecked Sendable {
     /// its records (a room's seq) uses this so a failed write can never leave a gap followed by
     /// later records. A group larger than maxBatchRecords is still written whole.
     public func appendBatch(_ payloads: [[UInt8]], completion: @escaping Completion) {
+        appendBatch(payloads, locatedCompletion: { completion($0.map { _ in () }) })
+    }
+
+    /// `appendBatch`, with the location of each record (in order) on success.
+    public func appendBatch(_ payloads: [[UInt8]], locatedCompletion completion: @escaping LocatedCompletion) {
         let rejection: StorageError? =
             payloads.contains(where: Self.containsNewline)
             ? StorageError(
@@ -178,6 +198,9 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
+    /// Reads records back from this journal's segments (HISTORY beyond the in-memory window).
+    public var reader: JournalReader { JournalReader(directory: directory) }
+
     /// Hash of the last durable record (64 zero digits for an empty journal).
     public var headHashHex: String {
         lock.withLock { publishedHead }.hex
@@ -186,6 +209,13 @@ public final class Journal: @unchecked Sendable {
     /// Durable records.
     public var recordCount: Int {
         lock.withLock { publishedCount }
+    }
+
+    /// Durable records and the hash of the last of them, read together: a receipt must pair
+    /// the two (reading them one after the other could straddle a batch).
+    public var durableHead: (records: Int, hashHex: String) {
+        let (count, digest) = lock.withLock { (publishedCount, publishedHead) }
+        return (count, digest.hex)
     }
 
     /// Blocks until everything appended before the call has completed (for shutdown and
@@ -264,8 +294,10 @@ public final class Journal: @unchecked Sendable {
         buffer.removeAll(keepingCapacity: true)
         var newHead = head
         var newRecords = 0
+        starts.removeAll(keepingCapacity: true)
         for entry in batch where entry.rejection == nil {
             for payload in entry.payloads {
+                starts.append(buffer.count)
                 newHead = RecordCodec.encode(payload, previous: newHead, hasher: hasher, into: &buffer)
                 newRecords += 1
             }
@@ -283,13 +315,20 @@ public final class Journal: @unchecked Sendable {
                 }
             }
         }
+        // The batch went into the current segment (after any roll) and ends at its durable length.
+        let base = segmentLength - buffer.count
+        var next = 0
         for entry in batch {
             if let rejection = entry.rejection {
                 entry.completion(.failure(rejection))
             } else if let failure {
                 entry.completion(.failure(failure))
             } else {
-                entry.completion(.success(()))
+                let locations = starts[next..<(next + entry.payloads.count)].map {
+                    RecordLocation(segment: segmentIndex, offset: base + $0)
+                }
+                next += entry.payloads.count
+                entry.completion(.success(locations))
             }
         }
     }
@@ -374,6 +413,7 @@ public final class Journal: @unchecked Sendable {
         Posix.close(segmentFD)
         segmentFD = fd
         segmentPath = path
+        segmentIndex = count + 1
         segmentLength = 0
         return nil
     }
@@ -384,10 +424,11 @@ public final class Journal: @unchecked Sendable {
         var report: RecoveryReport
         var head: Digest
         var segmentPath: String
+        var segmentIndex: Int
     }
 
     private static func recover(
-        directory: String, directoryFD: Int32, io: FileIO, replay: ([UInt8]) throws -> Void
+        directory: String, directoryFD: Int32, io: FileIO, replay: ([UInt8], RecordLocation) throws -> Void
     ) throws -> Recovered {
         let segments = try Segment.list(directory: directory)
         let hasher = ChainHasher()
@@ -415,7 +456,7 @@ public final class Journal: @unchecked Sendable {
                         guard computed == hash else {
                             return (offset, "hash mismatch (not SHA-256 of the previous hash and this payload)")
                         }
-                        try replay(Array(buffer[payload]))
+                        try replay(Array(buffer[payload]), RecordLocation(segment: segment.index, offset: offset))
                         head = hash
                         count += 1
                         offset = end
@@ -440,7 +481,7 @@ public final class Journal: @unchecked Sendable {
             break scan
         }
 
-        var current = segments.last?.path
+        var current = segments.last.map { ($0.path, $0.index) }
         if let cut {
             // A torn tail: cut it off (and drop any empty segments after it).
             let segment = segments[cut.segment]
@@ -460,7 +501,7 @@ public final class Journal: @unchecked Sendable {
                 let code = io.syncDirectory(directoryFD)
                 if code != 0 { throw StorageError.io("cannot sync directory", file: directory, errno: code) }
             }
-            current = segment.path
+            current = (segment.path, segment.index)
             report.truncatedFile = segment.path
             report.truncatedAtOffset = cut.offset
             report.truncatedBytes = cut.size - cut.offset
@@ -473,10 +514,10 @@ public final class Journal: @unchecked Sendable {
             Posix.close(fd)
             let code = io.syncDirectory(directoryFD)
             if code != 0 { throw StorageError.io("cannot sync directory", file: directory, errno: code) }
-            current = path
+            current = (path, 1)
         }
         report.records = count
         report.headHashHex = head.hex
-        return Recovered(report: report, head: head, segmentPath: current!)
+        return Recovered(report: report, head: head, segmentPath: current!.0, segmentIndex: current!.1)
     }
 }

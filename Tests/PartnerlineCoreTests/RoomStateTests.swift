@@ -2,11 +2,19 @@ import PartnerlineCore
 import PartnerlineProtocol
 import Testing
 
+extension RoomState {
+    /// HISTORY answered from memory alone (every range these tests ask for is inside the window).
+    func history(after: UInt64?, before: UInt64?, limit: Int) -> ArraySlice<[UInt8]> {
+        guard let range = historyRange(after: after, before: before, limit: limit) else { return [] }
+        return lines(in: range)!
+    }
+}
+
 struct RoomStateTests {
     let name = RoomName(cluster: "rural", room: "purchasing")
 
-    func room(events count: Int) throws -> RoomState {
-        var room = RoomState(name: name, topic: "t")
+    func room(events count: Int, window: Int = RoomState.defaultHistoryWindow) throws -> RoomState {
+        var room = RoomState(name: name, topic: "t", historyWindow: window)
         for seq in 1...UInt64(count) {
             try room.append(StoredEvent(room: name, seq: seq, timeMillis: Int64(seq) * 1000, actor: "a", kind: "SAY", text: "m\(seq)"))
         }
@@ -60,5 +68,30 @@ struct RoomStateTests {
         let room = try room(events: 1)
         let line = String(decoding: room.history(after: nil, before: nil, limit: 1).first!, as: UTF8.self)
         #expect(line == "EV rural/purchasing 1 1970-01-01T00:00:01.000Z a SAY :m1\r\n")
+    }
+
+    @Test func onlyABoundedWindowStaysInMemory() throws {
+        let room = try room(events: 1000, window: 10)
+        #expect(room.lastSeq == 1000)
+        #expect(room.linesInMemory >= 10 && room.linesInMemory < 20)
+        // The newest events come from memory; older ranges are for the journal.
+        #expect(seqs(room.lines(in: 991...1000)!) == Array(991...1000))
+        #expect(room.lines(in: 1...5) == nil)
+        #expect(room.lines(in: (room.windowFirstSeq - 1)...1000) == nil)
+        #expect(seqs(room.lines(in: room.windowFirstSeq...room.windowFirstSeq)!) == [Int(room.windowFirstSeq)])
+        // The range logic does not depend on what is in memory.
+        #expect(room.historyRange(after: nil, before: 5, limit: 2) == 3...4)
+        #expect(room.historyRange(after: 4, before: nil, limit: 2) == 5...6)
+        #expect(room.historyRange(after: nil, before: nil, limit: 500) == 501...1000)
+        #expect(room.historyRange(after: 1000, before: nil, limit: 5) == nil)
+    }
+
+    @Test func theWindowIsTrimmedAsEventsArrive() throws {
+        var room = RoomState(name: name, topic: "", historyWindow: 3)
+        for seq in 1...UInt64(100) {
+            room.append(seq: seq, timeMillis: 1, line: Array("EV rural/purchasing \(seq) t a SAY :m\r\n".utf8))
+            #expect(room.linesInMemory <= 6)
+            #expect(room.lines(in: (seq > 2 ? seq - 2 : 1)...seq) != nil, "the newest three are always in memory")
+        }
     }
 }

@@ -36,9 +36,7 @@ import Testing
         var acknowledged: [String] = []
         do {
             let server = try ServerProcess(config: configPath, logDir: dir.path)
-            let client = try TestClient(port: server.tlsPort, tls: true)
-            try client.login("boston-mind")
-            try client.send("JOIN \(room)")
+            let client = try server.joinedClient("boston-mind", room: room, register: true)
             for n in 1...30 {
                 let reply = try client.send("SAY \(room) event \(n)")
                 #expect(reply.last == "OK SAY room=\(room) seq=\(n)")
@@ -49,9 +47,7 @@ import Testing
             server.kill9()
         }
         let server = try ServerProcess(config: configPath, logDir: dir.path)
-        let client = try TestClient(port: server.tlsPort, tls: true)
-        try client.login("boston-mind", register: false)
-        try client.send("JOIN \(room)")
+        let client = try server.joinedClient("boston-mind", room: room, register: false)
         let history = try client.send("HISTORY \(room) limit=500").dropLast()
         #expect(Array(history.prefix(30)) == acknowledged)
         let seqs = history.map { Int($0.split(separator: " ")[2])! }
@@ -79,9 +75,7 @@ import Testing
         var acknowledged: [String] = []
         do {
             let server = try ServerProcess(config: configPath, logDir: dir.path)
-            let client = try TestClient(port: server.tlsPort, tls: true)
-            try client.login("boston-mind")
-            try client.send("JOIN \(room)")
+            let client = try server.joinedClient("boston-mind", room: room, register: true)
             for n in 1...5 { acknowledged.append(try client.send("SAY \(room) kept \(n)")[0]) }
             #expect(server.stop() == 0)
         }
@@ -94,9 +88,7 @@ import Testing
         handle.closeFile()
 
         let server = try ServerProcess(config: configPath, logDir: dir.path)
-        let client = try TestClient(port: server.tlsPort, tls: true)
-        try client.login("boston-mind", register: false)
-        try client.send("JOIN \(room)")
+        let client = try server.joinedClient("boston-mind", room: room, register: false)
         #expect(Array(try client.send("HISTORY \(room)").dropLast()) == acknowledged)
         #expect(try client.final("SAY \(room) after repair") == "OK SAY room=\(room) seq=6")
         #expect(server.stop() == 0)

@@ -132,4 +132,18 @@ import Testing
         }
         #expect(last.hasPrefix("BYE RATE_LIMITED"))
     }
+
+    /// OpenSSL refusing to hash (here: scrypt with r=0, which the config check would normally
+    /// stop) is an ERR INTERNAL that creates nothing and leaves the connection usable.
+    @Test func aHashingFailureIsInternalAndCreatesNothing() throws {
+        let dir = TempDir()
+        var config = TestConfig.make(dataDir: dir.path)
+        config.passwords.scryptR = 0
+        #expect(throws: ConfigError.self) { try config.validate() }
+        let server = try InProcessServer(config)
+        let client = try server.client()
+        #expect(try client.final("REGISTER boston-mind correct-horse-battery").hasPrefix("ERR INTERNAL REGISTER"))
+        #expect(try client.final("LOGIN boston-mind correct-horse-battery").hasPrefix("ERR AUTH_FAILED LOGIN"))
+        #expect(try client.final("PING") == "OK PING")
+    }
 }

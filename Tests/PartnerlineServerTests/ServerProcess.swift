@@ -64,6 +64,16 @@ final class ServerProcess {
     }
 }
 
+extension ServerProcess {
+    /// A TLS client logged in as `account` (registering it first if asked) and joined to `room`.
+    func joinedClient(_ account: String, room: String, register: Bool) throws -> TestClient {
+        let client = try TestClient(port: tlsPort, tls: true)
+        try client.login(account, register: register)
+        #expect(try client.final("JOIN \(room)").hasPrefix("OK JOIN"))
+        return client
+    }
+}
+
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 @testable import PartnerlineServer
+import PartnerlineStore
 import PartnerlineTransport
 import Testing
 
@@ -27,68 +28,58 @@ enum TestConfig {
         """
 
     /// A small config: two clusters, cheap password hashing, any free ports.
+    static func yaml(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
+                     fsync: String = "batch", extraLimits: String = "", oneCluster: Bool = false,
+                     protection: String = relaxedProtection, extra: String = "") -> String {
+        let secondCluster = oneCluster ? "" : """
+              - name: purchasing
+                topic: Buy together
+          - name: inner-city-north
+            description: Inner-city cluster
+            rooms:
+              - name: general
+                topic: City news
+        """
+        return """
+        server_name: test
+        data_dir: \(dataDir)
+        listen:
+          host: 127.0.0.1
+          tls_port: 0
+        \(plain ? "  plain_port: 0" : "")
+        registration:
+          policy: \(policy)
+          invite_codes: [\(invites.joined(separator: ", "))]
+        passwords:
+          scrypt_log2_n: 4
+        journal:
+          fsync: \(fsync)
+        limits:
+          max_line_length: 4096
+        \(extraLimits)
+        \(protection)
+        \(extra)
+        clusters:
+          - name: rural-east-midlands
+            description: Rural cluster
+            rooms:
+              - name: general
+                topic: Introductions
+        \(secondCluster)
+        """
+    }
+
     static func make(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
                      fsync: String = "batch", extraLimits: String = "", protection: String = relaxedProtection,
                      extra: String = "") -> ServerConfig {
-        let yaml = """
-            server_name: test
-            data_dir: \(dataDir)
-            listen:
-              host: 127.0.0.1
-              tls_port: 0
-            \(plain ? "  plain_port: 0" : "")
-            registration:
-              policy: \(policy)
-              invite_codes: [\(invites.joined(separator: ", "))]
-            passwords:
-              scrypt_log2_n: 4
-            journal:
-              fsync: \(fsync)
-            limits:
-              max_line_length: 4096
-            \(extraLimits)
-            \(protection)
-            \(extra)
-            clusters:
-              - name: rural-east-midlands
-                description: Rural cluster
-                rooms:
-                  - name: general
-                    topic: Introductions
-                  - name: purchasing
-                    topic: Buy together
-              - name: inner-city-north
-                description: Inner-city cluster
-                rooms:
-                  - name: general
-                    topic: City news
-            """
-        return try! ServerConfig.parse(yaml: yaml)
+        try! ServerConfig.parse(yaml: yaml(dataDir: dataDir, plain: plain, policy: policy, invites: invites,
+                                           fsync: fsync, extraLimits: extraLimits, protection: protection, extra: extra))
     }
 
+    /// One cluster with one room, as a file, for the real binary (TLS only).
     static func yamlFile(in dir: String, dataDir: String, fsync: String = "batch") -> String {
         let path = dir + "/test.yaml"
-        let config = """
-            server_name: test
-            data_dir: \(dataDir)
-            listen:
-              host: 127.0.0.1
-              tls_port: 0
-            registration:
-              policy: open
-            passwords:
-              scrypt_log2_n: 4
-            journal:
-              fsync: \(fsync)
-            \(relaxedProtection)
-            clusters:
-              - name: rural-east-midlands
-                description: Rural cluster
-                rooms:
-                  - name: general
-                    topic: Introductions
-            """
-        try! config.write(toFile: path, atomically: true, encoding: .utf8)
+        try! yaml(dataDir: dataDir, plain: false, fsync: fsync, oneCluster: true).write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 }
@@ -99,12 +90,29 @@ final class InProcessServer: @unchecked Sendable {
     let endpoints: PartnerlineService.Endpoints
     private var stopped = false
 
-    init(_ config: ServerConfig, treatPeersAsRemote: Bool = false) throws {
+    init(_ config: ServerConfig, treatPeersAsRemote: Bool = false,
+         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil) throws {
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         service = PartnerlineService(config: config, logger: logger)
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
-        endpoints = try service.start()
+        if let clock { service.clock = clock }
+        if let adjustJournal { service.adjustJournalOptions = adjustJournal }
+        endpoints = try Self.start(service)
+    }
+
+    /// Starts the service. A restart in the same test can briefly find the data dir still locked:
+    /// a subprocess another test spawns at that moment holds a copy of the journal's (close-on-exec)
+    /// directory fd between its fork and exec, and with it the flock. Wait that out.
+    private static func start(_ service: PartnerlineService) throws -> PartnerlineService.Endpoints {
+        for _ in 0..<50 {
+            do {
+                return try service.start()
+            } catch is DataDirectoryInUse {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        return try service.start()
     }
 
     var tlsPort: Int { endpoints.tls.port }
@@ -161,13 +169,14 @@ final class TestClient {
 
     func readLine() throws -> String { try connection.readLine() }
 
-    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true) throws {
+    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true,
+               role: String = "member") throws {
         if register {
             let reply = try final("REGISTER \(account) \(password) org=\"Org \(account)\"")
             #expect(reply == "OK REGISTER account=\(account)")
         }
         let reply = try final("LOGIN \(account) \(password)")
-        #expect(reply == "OK LOGIN account=\(account) role=member")
+        #expect(reply == "OK LOGIN account=\(account) role=\(role)")
     }
 
     static func untagged(_ line: String) -> Substring {
