@@ -7,6 +7,7 @@ extension JournalEntryCodec.Wire {
     /// Wire's stored properties, so a field added to Wire without a case below fails a test.
     static let readKeys: Set<String> = [
         "type", "time", "room", "seq", "actor", "kind", "fields", "text", "account", "org", "role", "hash", "invite",
+        "cluster", "by", "policy",
     ]
 
     init(flat fields: [(key: String, value: FlatJSON.Value)]) throws {
@@ -28,6 +29,9 @@ extension JournalEntryCodec.Wire {
             case "role": role = try Self.optionalString(value, key)
             case "hash": hash = try Self.optionalString(value, key)
             case "invite": invite = try Self.optionalString(value, key)
+            case "cluster": cluster = try Self.optionalString(value, key)
+            case "by": by = try Self.optionalString(value, key)
+            case "policy": policy = try Self.optionalString(value, key)
             default: continue   // unknown keys are skipped, as JSONDecoder skips them
             }
         }
