@@ -29,20 +29,20 @@ import Testing
 
     /// `openssl s_server` with the same EC certificate, allowing everything down to SECLEVEL 0.
     final class PermissiveServer {
-        let process = Process()
-        let input = Pipe()
+        let pid: pid_t
         let port: Int
+        /// The write end of s_server's stdin, kept open: at the end of its stdin s_server drops
+        /// the connection it is serving.
+        private let stdinWriter: Int32
 
         init(certificate: String, key: String, logDir: String) throws {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-            process.arguments = ["s_server", "-accept", "0", "-cert", certificate, "-key", key, "-cipher", "ALL@SECLEVEL=0"]
-            // Its stdout goes to a file: read from a pipe, the ACCEPT line never came.
             let log = logDir + "/s_server.out"
-            _ = FileManager.default.createFile(atPath: log, contents: nil)
-            process.standardInput = input
-            process.standardOutput = FileHandle(forWritingAtPath: log)
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            var ends: [Int32] = [0, 0]
+            guard pipe(&ends) == 0 else { throw TestFailure("pipe failed") }
+            stdinWriter = ends[1]
+            defer { close(ends[0]) }
+            pid = try ChildProcess.spawn(["/usr/bin/openssl", "s_server", "-accept", "0", "-cert", certificate, "-key", key,
+                                          "-cipher", "ALL@SECLEVEL=0"], outputFile: log, stdin: ends[0])
             var port: Int?
             for _ in 0..<500 where port == nil {   // a hang guard of about 10 s
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -54,15 +54,18 @@ import Testing
                 }
             }
             guard let port else {
-                process.terminate()
+                kill(pid, SIGKILL)
+                ChildProcess.wait(pid)
+                close(stdinWriter)
                 throw TestFailure("s_server did not start")
             }
             self.port = port
         }
 
         deinit {
-            kill(process.processIdentifier, SIGKILL)   // s_server ignores the end of its stdin
-            process.waitUntilExit()
+            kill(pid, SIGKILL)
+            ChildProcess.wait(pid)
+            close(stdinWriter)
         }
     }
 
