@@ -108,13 +108,19 @@ extension Session {
     /// is told so (best effort, the BYE fits in the room kept for it) and disconnected. Other
     /// clients never wait for it: fan-out only appends to buffers.
     func sendBounded(_ bytes: [UInt8]) {
-        let limit = connection.maxOutboundBytes - 1024
-        if connection.pendingOutboundBytes + bytes.count > limit {
-            service.log.notice("slow consumer disconnected", metadata: [
-                "peer": "\(connection.peer)", "account": "\(accountName)", "unread": "\(connection.pendingOutboundBytes)",
-            ])
-            return disconnect(code: "SLOW_CONSUMER", text: "more than \(limit) bytes unread; reconnect and read faster")
-        }
+        if isSlowConsumer(adding: bytes.count) { return cutOffSlowConsumer() }
         connection.send(bytes)
+    }
+
+    /// Whether `count` more bytes would pass the bound, less 1 KiB kept for the BYE.
+    func isSlowConsumer(adding count: Int) -> Bool {
+        connection.pendingOutboundBytes + count > connection.maxOutboundBytes - 1024
+    }
+
+    func cutOffSlowConsumer() {
+        service.log.warning("slow consumer disconnected", metadata: [
+            "peer": "\(connection.peer)", "account": "\(accountName)", "unread": "\(connection.pendingOutboundBytes)",
+        ])
+        disconnect(code: "SLOW_CONSUMER", text: "more than \(connection.maxOutboundBytes - 1024) bytes unread; reconnect and read faster")
     }
 }

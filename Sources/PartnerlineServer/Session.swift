@@ -85,7 +85,7 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
         stopTimer()
         if admitted { service.limiter.release(addressKey) }
         if reason == .outboundOverflow {
-            service.log.notice("slow consumer disconnected (output buffer full)", metadata: ["peer": "\(connection.peer)", "account": "\(accountName)"])
+            service.log.warning("slow consumer disconnected (output buffer full, no BYE)", metadata: ["peer": "\(connection.peer)", "account": "\(accountName)"])
         }
         let rooms = Array(joined)
         joined.removeAll()
@@ -106,7 +106,11 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     var deliveryQueue: DispatchQueue { connection.queue }
 
     func deliverOnQueue(_ lines: [[UInt8]]) {
-        if !closing { connection.send(contentsOf: lines) }
+        guard !closing else { return }
+        var total = 0
+        for line in lines { total += line.count }
+        if isSlowConsumer(adding: total) { return cutOffSlowConsumer() }
+        connection.send(contentsOf: lines)
     }
 
     // MARK: Server-initiated

@@ -110,8 +110,9 @@ import Testing
 
     @Test func aReaderThatNeverReadsIsCutOffWhileOthersKeepGettingEvents() throws {
         let dir = TempDir()
+        let log = LogCapture()
         let server = try InProcessServer(Self.config(dir, protection: TestConfig.relaxedProtection,
-                                                     extraLimits: "  max_outbound_bytes: 16384", fsync: "os"))
+                                                     extraLimits: "  max_outbound_bytes: 16384", fsync: "os"), logCapture: log)
         let room = "rural-east-midlands/general"
         // A small receive window, so the server's buffer fills after little data.
         let slow = try TestClient(port: server.tlsPort, tls: true, receiveBufferBytes: 4096)
@@ -137,6 +138,9 @@ import Testing
             slowGone = who.contains { $0.hasPrefix("* MEMBER slow-reader online=no") }
         }
         #expect(slowGone)
+        // The session saw it coming and said BYE SLOW_CONSUMER, rather than the buffer overflowing.
+        #expect(log.messages.contains("warning slow consumer disconnected"))
+        #expect(!log.messages.contains { $0.contains("no BYE") })
         // Deliveries to the fast reader go on: it gets its own events live.
         for index in 1...5 {
             let reply = try fast.send("SAY \(room) after the cut \(index)")

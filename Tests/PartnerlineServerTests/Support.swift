@@ -91,8 +91,10 @@ final class InProcessServer: @unchecked Sendable {
     private var stopped = false
 
     init(_ config: ServerConfig, treatPeersAsRemote: Bool = false,
-         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil) throws {
-        var logger = Logger(label: "test-server")
+         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil,
+         logCapture: LogCapture? = nil) throws {
+        var logger = logCapture.map { capture in Logger(label: "test-server") { _ in CapturingLogHandler(capture) } }
+            ?? Logger(label: "test-server")
         logger.logLevel = .warning
         service = PartnerlineService(config: config, logger: logger)
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
@@ -193,4 +195,30 @@ final class TestClient {
 func errorCode(_ line: String) -> String? {
     let parts = TestClient.untagged(line).split(separator: " ")
     return parts.first == "ERR" && parts.count > 1 ? String(parts[1]) : nil
+}
+
+/// Log messages of an in-process server, for tests that check what the server says it did.
+final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var messages: [String] { lock.withLock { lines } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var logLevel: Logger.Level = .warning
+    var metadata: Logger.Metadata = [:]
+
+    init(_ capture: LogCapture) { self.capture = capture }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        capture.append("\(event.level) \(event.message)")
+    }
 }
