@@ -5,11 +5,14 @@ let package = Package(
     name: "Partnerline",
     products: [
         .executable(name: "partnerline-server", targets: ["partnerline-server"]),
+        .executable(name: "partnerline-bench", targets: ["partnerline-bench"]),
+        .library(name: "PartnerlineClient", targets: ["PartnerlineClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // The system OpenSSL 3 (libssl-dev), plus shim.h for the macros Swift cannot import.
@@ -43,6 +46,20 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Client side: line splitting, server-line parsing, command encoding (bots, the bench).
+        .target(name: "PartnerlineClient", dependencies: ["PartnerlineProtocol", "PartnerlineTransport"]),
+        // The benchmark scenarios (load clients, server launcher, /proc probes, reports).
+        .target(
+            name: "PartnerlineBench",
+            dependencies: [
+                "PartnerlineClient", "PartnerlineTransport", "PartnerlineCore", "PartnerlineStore", "PartnerlineProtocol",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "partnerline-bench",
+            dependencies: ["PartnerlineBench", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),
         .testTarget(name: "PartnerlineStoreTests", dependencies: ["PartnerlineStore"]),
@@ -50,6 +67,10 @@ let package = Package(
         .testTarget(
             name: "PartnerlineServerTests",
             dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "PartnerlineStore", "partnerline-server"]
+        ),
+        .testTarget(
+            name: "PartnerlineBenchTests",
+            dependencies: ["PartnerlineBench", "PartnerlineClient", "partnerline-server"]
         ),
     ]
 )

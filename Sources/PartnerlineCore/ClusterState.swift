@@ -7,6 +7,14 @@ public struct ClusterState: Sendable {
     public private(set) var rooms: [String: RoomState] = [:]
     /// Rooms in configured order (rooms found only in the journal follow, in order of appearance).
     public private(set) var roomOrder: [String] = []
+    /// Needs, offers, proposals and funding alerts, folded from the same room events.
+    public private(set) var items = ItemBook()
+    /// Who may become a new member (set by POLICY).
+    public private(set) var membershipPolicy: MembershipPolicy = .open
+    /// Accounts that are members of the cluster: approved, or ever joined one of its rooms.
+    public private(set) var clusterMembers: Set<String> = []
+    /// Muted accounts per room (the room part of the name).
+    public private(set) var muted: [String: Set<String>] = [:]
 
     /// Events per room kept in memory (older ones are read back from the journal).
     public let historyWindow: Int
@@ -30,18 +38,92 @@ public struct ClusterState: Sendable {
         switch entry {
         case .event(let event):
             try withRoom(event.room) { try $0.append(event) }
+            items.apply(event)
         case .memberJoined(let room, let account, _):
             try withRoom(room) { $0.addMember(account) }
+            clusterMembers.insert(account)
         case .memberLeft(let room, let account, _):
             try withRoom(room) { $0.removeMember(account) }
-        case .accountRegistered:
+        case .accountRegistered, .roleGranted, .roleRevoked, .inviteCreated:
             throw ReplayError("account record in the journal of cluster \(name)")
+        case .roomCreated(let room, let topic, _, _):
+            try withRoom(room) { $0.topic = topic }
+        case .topicSet(let room, let topic, _, _):
+            try withRoom(room) { $0.topic = topic }
+        case .muted(let room, let account, _, _, _):
+            try withRoom(room) { _ in }
+            muted[room.room, default: []].insert(account)
+        case .unmuted(let room, let account, _, _):
+            muted[room.room]?.remove(account)
+        case .membershipPolicy(_, let policy, _, _):
+            membershipPolicy = policy
+        case .memberApproved(_, let account, _, _):
+            clusterMembers.insert(account)
         }
     }
 
     /// Adds a live event whose line was already encoded for fan-out.
     public mutating func appendEncoded(room: RoomName, seq: UInt64, timeMillis: Int64, line: [UInt8]) {
         rooms[room.room]?.append(seq: seq, timeMillis: timeMillis, line: line)
+    }
+
+    public func isMuted(_ account: String, in room: RoomName) -> Bool {
+        muted[room.room]?.contains(account) ?? false
+    }
+
+    /// Why `account` may not join a room of this cluster for the first time, or nil when it may.
+    /// Members stay members whatever the policy; facilitators and admins (`moderates`) always may;
+    /// an account invited to this cluster by a facilitator's code counts as approved.
+    public func joinRefusal(account: String, moderates: Bool, invitedHere: Bool) -> DomainError? {
+        guard !clusterMembers.contains(account), !moderates else { return nil }
+        switch membershipPolicy {
+        case .open:
+            return nil
+        case .approval:
+            return invitedHere ? nil
+                : DomainError(.forbidden, "new members of \(name) need a facilitator's approval (APPROVE) or invite")
+        case .closed:
+            return DomainError(.forbidden, "\(name) is closed to new members")
+        }
+    }
+
+    /// Judges a facilitator's action and makes its record, or says why not (and nothing changes).
+    public func prepare(_ action: ModerationAction, by actor: String, timeMillis: Int64) -> Result<JournalEntry, DomainError> {
+        func existing(_ room: RoomName) -> DomainError? {
+            self.room(room) == nil ? DomainError(.noSuchRoom, "no room \(room.room) in cluster \(name)") : nil
+        }
+        switch action {
+        case .createRoom(let room, let topic):
+            guard rooms[room.room] == nil else { return .failure(DomainError(.invalidState, "\(room) already exists")) }
+            return .success(.roomCreated(room: room, topic: topic, by: actor, timeMillis: timeMillis))
+        case .setTopic(let room, let topic):
+            if let refusal = existing(room) { return .failure(refusal) }
+            return .success(.topicSet(room: room, topic: topic, by: actor, timeMillis: timeMillis))
+        case .mute(let room, let account, let reason):
+            if let refusal = existing(room) { return .failure(refusal) }
+            guard !isMuted(account, in: room) else { return .failure(DomainError(.invalidState, "\(account) is already muted in \(room)")) }
+            return .success(.muted(room: room, account: account, reason: reason, by: actor, timeMillis: timeMillis))
+        case .unmute(let room, let account):
+            if let refusal = existing(room) { return .failure(refusal) }
+            guard isMuted(account, in: room) else { return .failure(DomainError(.invalidState, "\(account) is not muted in \(room)")) }
+            return .success(.unmuted(room: room, account: account, by: actor, timeMillis: timeMillis))
+        case .setPolicy(let policy):
+            guard policy != membershipPolicy else {
+                return .failure(DomainError(.invalidState, "\(name) is already \(policy.rawValue)"))
+            }
+            return .success(.membershipPolicy(cluster: name, policy: policy, by: actor, timeMillis: timeMillis))
+        case .approve(let account):
+            guard !clusterMembers.contains(account) else {
+                return .failure(DomainError(.invalidState, "\(account) is already a member of \(name)"))
+            }
+            return .success(.memberApproved(cluster: name, account: account, by: actor, timeMillis: timeMillis))
+        }
+    }
+
+    /// Adds a live event with its already-encoded line, and folds it into the items.
+    public mutating func append(_ event: StoredEvent, line: [UInt8]) {
+        rooms[event.room.room]?.append(seq: event.seq, timeMillis: event.timeMillis, line: line)
+        items.apply(event)
     }
 
     private mutating func addRoom(_ room: String, topic: String) {
@@ -59,4 +141,14 @@ public struct ClusterState: Sendable {
         addRoom(room.room, topic: "")
         try change(&rooms[room.room]!)
     }
+}
+
+/// What facilitators (and admins) do to a cluster. Pure data; judged by `ClusterState.prepare`.
+public enum ModerationAction: Sendable {
+    case createRoom(RoomName, topic: String)
+    case setTopic(RoomName, topic: String)
+    case mute(RoomName, account: String, reason: String?)
+    case unmute(RoomName, account: String)
+    case setPolicy(MembershipPolicy)
+    case approve(account: String)
 }

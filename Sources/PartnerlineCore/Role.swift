@@ -1,4 +1,5 @@
-/// What an account may do. Facilitators are per cluster in a later issue; for now a role is per account.
+/// What an account may do. `member`, `bot` and `admin` are account roles; `facilitator` is granted per
+/// cluster (see `Privileges`) and is what LOGIN reports for a member who facilitates a cluster.
 public enum Role: String, Sendable, Codable, CaseIterable {
     case member, facilitator, bot, admin
 }
@@ -10,5 +11,15 @@ public enum RegistrationPolicy: String, Sendable, Codable, CaseIterable {
     /// REGISTER needs `invite=<code>`; each code is single use.
     case invite
     /// No new accounts over the wire.
+    case closed
+}
+
+/// Who may become a new member of a cluster (join its rooms for the first time), set by its facilitators.
+public enum MembershipPolicy: String, Sendable, Codable, CaseIterable {
+    /// Any account may join.
+    case open
+    /// A facilitator approves each new member (APPROVE), or invites it (INVITE).
+    case approval
+    /// No new members; existing ones stay.
     case closed
 }

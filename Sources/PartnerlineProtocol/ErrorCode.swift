@@ -21,4 +21,6 @@ public enum ErrorCode: String, Sendable, CaseIterable {
     case tooManyConnections = "TOO_MANY_CONNECTIONS"
     case storage = "STORAGE"
     case `internal` = "INTERNAL"
+    /// Added by the project (the spec allows new codes): GRANT/REVOKE name an account that does not exist.
+    case noSuchAccount = "NO_SUCH_ACCOUNT"
 }

@@ -158,6 +158,106 @@ public struct Grammar: Sendable {
             verb: "HEAD", required: ["cluster"],
             usage: "HEAD <cluster>",
             summary: "the cluster journal's record count and head hash, to keep as a receipt"),
+        // Needs, offers, proposals and funding alerts (issue 3).
+        CommandSyntax(
+            verb: "NEED", required: ["room"], options: ["tags", "until"], text: .required,
+            usage: "NEED <room> [tags=a,b] [until=YYYY-MM-DD] <text>",
+            summary: "say what your organisation needs; the reply gives its id N<n>"),
+        CommandSyntax(
+            verb: "OFFER", required: ["room"], options: ["tags", "until"], text: .required,
+            usage: "OFFER <room> [tags=a,b] [until=YYYY-MM-DD] <text>",
+            summary: "say what your organisation can offer; the reply gives its id O<n>"),
+        CommandSyntax(
+            verb: "PROPOSE", required: ["room"], options: ["deadline", "funding", "tags"], text: .required,
+            usage: "PROPOSE <room> [deadline=YYYY-MM-DD] [funding=F<n>] [tags=a,b] <title>",
+            summary: "start a joint proposal (a consortium bid) that you lead; the reply gives its id P<n>"),
+        CommandSyntax(
+            verb: "BACK", required: ["id"], text: .required,
+            usage: "BACK <P-id> <contribution>",
+            summary: "join an open proposal as a partner, saying what you bring"),
+        CommandSyntax(
+            verb: "VOTE", required: ["id", "vote"], text: .optional,
+            usage: "VOTE <P-id> agree|abstain|disagree|block [reason]",
+            summary: "vote on an open proposal (a block needs a reason); a new vote replaces your last"),
+        CommandSyntax(
+            verb: "REPLY", required: ["id"], text: .required,
+            usage: "REPLY <item-id> <text>",
+            summary: "reply to a need, offer, proposal or funding alert"),
+        CommandSyntax(
+            verb: "RESOLVE", required: ["id"], text: .optional,
+            usage: "RESOLVE <N-or-O-id> [note]",
+            summary: "mark your need or offer resolved (its author or a facilitator)"),
+        CommandSyntax(
+            verb: "STATUS", required: ["id", "status"], text: .optional,
+            usage: "STATUS <P-id> open|submitted|won|lost|withdrawn [note]",
+            summary: "move a proposal along (its lead or a facilitator)"),
+        CommandSyntax(
+            verb: "FUNDING", required: ["room"], options: ["funder", "amount", "deadline", "url", "tags"],
+            requiredOptions: ["funder"], text: .required,
+            usage: "FUNDING <room> funder=\"..\" [amount=..] [deadline=YYYY-MM-DD] [url=..] [tags=a,b] <title>",
+            summary: "post a funding alert (bots and facilitators); the reply gives its id F<n>"),
+        CommandSyntax(
+            verb: "SHOW", required: ["id"],
+            usage: "SHOW <item-id>",
+            summary: "an item with its partners, votes, replies and answering proposals"),
+        CommandSyntax(
+            verb: "LIST", required: ["room", "kind"], optional: ["all"],
+            usage: "LIST <room> needs|offers|proposals|funding [all]",
+            summary: "a room's open items of one kind (every one with 'all')"),
+        CommandSyntax(
+            verb: "SEARCH", options: ["kind"], text: .required,
+            usage: "SEARCH [kind=need|offer|proposal|funding] <words>",
+            summary: "items in every cluster whose tags or words hold all the words given"),
+        CommandSyntax(
+            verb: "WATCH", options: ["tags"], requiredOptions: ["tags"],
+            usage: "WATCH tags=a,b",
+            summary: "also receive new needs, offers, proposals and funding alerts with these tags from every room of your clusters"),
+        CommandSyntax(
+            verb: "UNWATCH", options: ["tags"], requiredOptions: ["tags"],
+            usage: "UNWATCH tags=a,b",
+            summary: "stop watching these tags"),
+        CommandSyntax(
+            verb: "MATCHES",
+            usage: "MATCHES",
+            summary: "open needs and offers that fit each other, at least one of them yours"),
+        // Roles.
+        CommandSyntax(
+            verb: "GRANT", required: ["account", "role"], options: ["cluster"],
+            usage: "GRANT <account> facilitator|bot|admin [cluster=<cluster>]",
+            summary: "give a role: facilitator of a cluster (its facilitators, admins), bot or admin (admins)"),
+        CommandSyntax(
+            verb: "REVOKE", required: ["account", "role"], options: ["cluster"],
+            usage: "REVOKE <account> facilitator|bot|admin [cluster=<cluster>]",
+            summary: "take a role away again"),
+        // Moderation: facilitators of the cluster and admins.
+        CommandSyntax(
+            verb: "NEWROOM", required: ["room"], text: .optional,
+            usage: "NEWROOM <room> [topic]",
+            summary: "make a new room in a cluster you facilitate"),
+        CommandSyntax(
+            verb: "TOPIC", required: ["room"], text: .required,
+            usage: "TOPIC <room> <topic>",
+            summary: "set a room's topic"),
+        CommandSyntax(
+            verb: "MUTE", required: ["room", "account"], text: .optional,
+            usage: "MUTE <room> <account> [reason]",
+            summary: "stop an account posting in a room (it can still read)"),
+        CommandSyntax(
+            verb: "UNMUTE", required: ["room", "account"],
+            usage: "UNMUTE <room> <account>",
+            summary: "let a muted account post again"),
+        CommandSyntax(
+            verb: "INVITE", required: ["cluster"],
+            usage: "INVITE <cluster>",
+            summary: "make a single-use invite code for REGISTER that also welcomes the new account into the cluster"),
+        CommandSyntax(
+            verb: "POLICY", required: ["cluster", "policy"],
+            usage: "POLICY <cluster> open|approval|closed",
+            summary: "who may become a new member: anyone, those a facilitator approves or invites, or no one"),
+        CommandSyntax(
+            verb: "APPROVE", required: ["cluster", "account"],
+            usage: "APPROVE <cluster> <account>",
+            summary: "let an account become a member of a cluster whose membership needs approval"),
     ])
 }
 

@@ -1,7 +1,7 @@
 /// RFC 3339 UTC timestamps with millisecond precision, e.g. `2026-11-25T09:14:03.117Z`,
 /// computed with integer arithmetic (no Foundation formatters).
 public enum Timestamp {
-    static let millisPerDay: Int64 = 86_400_000
+    public static let millisPerDay: Int64 = 86_400_000
 
     /// The timestamp for Unix epoch milliseconds. Years outside 0000...9999 are
     /// written with more digits (or a `-`), which `parse` does not accept.

@@ -21,9 +21,10 @@ final class AccountDirectory: @unchecked Sendable {
     /// A dummy hash verified for unknown accounts, so a LOGIN takes as long whether or not the account exists.
     private let dummyHash: String
 
-    /// Organisation names for WHO, readable from any queue.
+    /// Organisation names for WHO, and each account's privileges, readable from any queue.
     private let organisationsLock = NSLock()
     private var organisations: [String: String] = [:]
+    private var privilegesByAccount: [String: Privileges] = [:]
 
     init(registry: AccountRegistry, journal: Journal, hasher: PasswordHasher, pool: HashingPool,
          policy: RegistrationPolicy, inviteCodes: [String]) {
@@ -35,6 +36,78 @@ final class AccountDirectory: @unchecked Sendable {
         self.inviteCodes = Set(inviteCodes)
         dummyHash = hasher.hash(password: "partnerline-dummy-password") ?? ""
         organisations = registry.accounts.mapValues(\.organisation)
+        privilegesByAccount = Dictionary(uniqueKeysWithValues: registry.accounts.keys.map { ($0, registry.privileges(of: $0)!) })
+    }
+
+    /// An account's role and facilitated clusters as they are now (a GRANT takes effect on the next command).
+    func privileges(of account: String) -> Privileges? {
+        organisationsLock.lock()
+        defer { organisationsLock.unlock() }
+        return privilegesByAccount[account]
+    }
+
+    /// The cluster `account` was invited to with a facilitator's code, if any.
+    func invitedCluster(of account: String) -> String? {
+        queue.sync { registry.invitedTo[account] }
+    }
+
+    /// INVITE: a new single-use code for REGISTER (under the invite policy), stored before it is given out.
+    func createInvite(cluster: String, by actor: String, completion: @escaping @Sendable (Result<String, DomainError>) -> Void) {
+        queue.async { [self] in
+            var generator = SystemRandomNumberGenerator()
+            let alphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
+            let code = String((0..<16).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
+            let entry = JournalEntry.inviteCreated(code: code, cluster: cluster, by: actor, timeMillis: Timestamp.nowMillis())
+            switch appendAndWait(entry) {
+            case .success:
+                try? registry.apply(entry)
+                completion(.success(code))
+            case .failure(let error):
+                completion(.failure(DomainError(.storage, "the invite could not be stored: \(error)")))
+            }
+        }
+    }
+
+    /// Appends one record and waits for it: for rare records (roles, invites) checked and applied on
+    /// this queue one at a time, so nothing else can slip between the check and the append.
+    private func appendAndWait(_ entry: JournalEntry) -> Result<Void, StorageError> {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var stored: Result<Void, StorageError> = .success(())
+        journal.append(JournalEntryCodec.encode(entry)) { result in
+            stored = result
+            done.signal()
+        }
+        done.wait()
+        return stored
+    }
+
+    /// GRANT (or REVOKE with `grant: false`) by `actor`, stored in the server journal before the reply.
+    func changeRole(grant: Bool, account: String, role: Role, cluster: String?, actor: String, knownClusters: Set<String>,
+                    completion: @escaping @Sendable (Result<Privileges, DomainError>) -> Void) {
+        queue.async { [self] in
+            guard let actorPrivileges = registry.privileges(of: actor) else {
+                return completion(.failure(DomainError(.authFailed, "your account is gone")))
+            }
+            if let refusal = registry.checkRoleChange(grant: grant, account: account, role: role, cluster: cluster,
+                                                      actor: actorPrivileges, actorName: actor, knownClusters: knownClusters) {
+                return completion(.failure(refusal))
+            }
+            let now = Timestamp.nowMillis()
+            let entry: JournalEntry = grant
+                ? .roleGranted(account: account, role: role, cluster: cluster, by: actor, timeMillis: now)
+                : .roleRevoked(account: account, role: role, cluster: cluster, by: actor, timeMillis: now)
+            switch appendAndWait(entry) {
+            case .success:
+                try? registry.apply(entry)
+                let updated = registry.privileges(of: account)!
+                organisationsLock.lock()
+                privilegesByAccount[account] = updated
+                organisationsLock.unlock()
+                completion(.success(updated))
+            case .failure(let error):
+                completion(.failure(DomainError(.storage, "the role change could not be stored: \(error)")))
+            }
+        }
     }
 
     var accountCount: Int { queue.sync { registry.accounts.count } }
@@ -81,6 +154,7 @@ final class AccountDirectory: @unchecked Sendable {
                                 try? registry.apply(.accountRegistered(record, invite: usedInvite))
                                 organisationsLock.lock()
                                 organisations[account] = record.organisation
+                                privilegesByAccount[account] = Privileges(role: record.role)
                                 organisationsLock.unlock()
                                 completion(.success(record))
                             case .failure(let error):

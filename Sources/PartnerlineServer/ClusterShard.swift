@@ -9,6 +9,10 @@ protocol EventSubscriber: AnyObject, Sendable {
     var subscriberID: UInt64 { get }
     var accountName: String { get }
     func deliver(_ line: [UInt8])
+    /// The serial I/O queue the subscriber lives on; batched deliveries run there.
+    var deliveryQueue: DispatchQueue { get }
+    /// Called ON `deliveryQueue` with a batch's lines for one room, in seq order.
+    func deliverOnQueue(_ lines: [[UInt8]])
 }
 
 /// One cluster's state, journal and subscribers, confined to its own serial queue: clusters are
@@ -35,6 +39,13 @@ final class ClusterShard: @unchecked Sendable {
         case join(room: RoomName, subscriber: any EventSubscriber,
                   completion: @Sendable (Result<UInt64, DomainError>) -> Void)
         case part(room: RoomName, account: String)
+        /// An item command, judged against the items as they will be when the batch before it is applied.
+        case items(ItemAction, actor: String, moderates: Bool,
+                   completion: @Sendable (Result<[StoredEvent], DomainError>) -> Void)
+        /// A facilitator's action, judged against the cluster as it will be when the batch before it is applied.
+        case moderation(ModerationAction, actor: String, completion: @Sendable (Result<Void, DomainError>) -> Void)
+        /// Expiry and reminders due now, posted by `*server`; `completion` gets how many events were stored.
+        case sweep(reminderDays: [Int], completion: @Sendable (Result<Int, DomainError>) -> Void)
     }
 
     let name: String
@@ -49,15 +60,27 @@ final class ClusterShard: @unchecked Sendable {
     private(set) var index: HistoryIndex
     /// Reads of old history run here, off the shard queue, so they never hold up writes.
     let diskReads: DispatchQueue
+    /// Where MATCH and watched events go beyond the room's own subscribers.
+    private let online: OnlineDirectory?
+    /// Event times and expiry decisions; tests move it forward.
+    private let clock: @Sendable () -> Int64
+    /// The need/offer pair of the last MATCH sent to sessions outside its rooms (see `applyItemEvent`).
+    private var lastDirectMatch = ""
 
-    init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex()) {
+    init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex(), online: OnlineDirectory? = nil,
+         clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
         name = state.name
         queue = DispatchQueue(label: "partnerline.cluster.\(state.name)")
         diskReads = DispatchQueue(label: "partnerline.cluster.\(state.name).history")
         self.state = state
         self.journal = journal
         self.index = index
+        self.online = online
+        self.clock = clock
     }
+
+    /// The items as replayed (read once at start, before the shard serves anyone).
+    var replayedItems: ItemBook { state.items }
 
     // MARK: Reads (answered on the shard queue)
 
@@ -95,16 +118,22 @@ final class ClusterShard: @unchecked Sendable {
               completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         queue.async { [self] in
             guard state.room(room) != nil else { return completion(.failure(noSuchRoom(room))) }
+            if state.isMuted(actor, in: room) { return completion(.failure(Self.muted(room))) }
             enqueue(.event(room: room, actor: actor, kind: kind, fields: fields, text: text, completion: completion))
         }
     }
 
     /// Subscribes to a room's live events and makes the account a member (stored, if it is new).
     /// `completion` gets the room's last seq at the moment the subscription took effect.
-    func join(room: RoomName, subscriber: any EventSubscriber,
+    /// A first JOIN in the cluster is judged by its membership policy (`moderates`: a facilitator or
+    /// admin; `invitedHere`: registered with a facilitator's invite to this cluster).
+    func join(room: RoomName, subscriber: any EventSubscriber, moderates: Bool = false, invitedHere: Bool = false,
               completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return completion(.failure(noSuchRoom(room))) }
+            if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
+                return completion(.failure(refusal))
+            }
             if roomState.members.contains(subscriber.accountName) {
                 subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
                 completion(.success(roomState.lastSeq))
@@ -129,6 +158,33 @@ final class ClusterShard: @unchecked Sendable {
         queue.async { [self] in
             for room in rooms { subscribers[room.room]?[subscriber.subscriberID] = nil }
         }
+    }
+
+    /// Runs an item command; `completion` gets its stored events (the item's own first, then any MATCH)
+    /// once they are durable and fanned out, or the refusal (and nothing was stored).
+    func items(_ action: ItemAction, actor: String, moderates: Bool,
+               completion: @escaping @Sendable (Result<[StoredEvent], DomainError>) -> Void) {
+        queue.async { [self] in
+            if case .create(let draft) = action, state.room(draft.room) == nil {
+                return completion(.failure(noSuchRoom(draft.room)))
+            }
+            enqueue(.items(action, actor: actor, moderates: moderates, completion: completion))
+        }
+    }
+
+    /// Runs a facilitator's action; `completion` once its record is durable, or with the refusal.
+    func moderate(_ action: ModerationAction, actor: String, completion: @escaping @Sendable (Result<Void, DomainError>) -> Void) {
+        queue.async { [self] in enqueue(.moderation(action, actor: actor, completion: completion)) }
+    }
+
+    /// Posts the expiries and reminders due now.
+    func sweep(reminderDays: [Int], completion: @escaping @Sendable (Result<Int, DomainError>) -> Void) {
+        queue.async { [self] in enqueue(.sweep(reminderDays: reminderDays, completion: completion)) }
+    }
+
+    /// Reads the items with `body` on the shard queue.
+    func readItems<T: Sendable>(_ body: @escaping @Sendable (ItemBook, ClusterState) -> T, reply: @escaping @Sendable (T) -> Void) {
+        queue.async { [self] in reply(body(state.items, state)) }
     }
 
     /// Blocks until every write queued so far is durable and answered (shutdown).
@@ -162,6 +218,10 @@ final class ClusterShard: @unchecked Sendable {
         var write: Write
         var entry: JournalEntry
         var line: [UInt8]?
+        /// The last record of its write: the write is answered when this one is applied.
+        var isLast = true
+        /// For item writes, on the last record: every event of the write.
+        var events: [StoredEvent] = []
     }
 
     private func startBatch() {
@@ -173,9 +233,53 @@ final class ClusterShard: @unchecked Sendable {
         var nextSeq: [String: UInt64] = [:]
         var staged: [Staged] = []
         staged.reserveCapacity(writes.count)
-        let now = Timestamp.nowMillis()
+        let now = clock()
+        // Item writes are judged against the items with this batch's earlier writes applied, so two
+        // writes in one batch cannot both pass a check that only one of them may (e.g. two STATUS moves).
+        var working: ItemBook?
+        var workingState: ClusterState?
+        func stage(_ drafts: [EventDraft], for write: Write) {
+            var events: [StoredEvent] = []
+            for draft in drafts {
+                let roomState = state.room(draft.room)!
+                let seq = (nextSeq[draft.room.room] ?? roomState.lastSeq) + 1
+                nextSeq[draft.room.room] = seq
+                let event = draft.stored(seq: seq, timeMillis: max(now, roomState.lastTimeMillis))
+                working!.apply(event)
+                events.append(event)
+            }
+            for (index, event) in events.enumerated() {
+                let last = index == events.count - 1
+                staged.append(Staged(write: write, entry: .event(event), line: event.encodedLine(), isLast: last,
+                                     events: last ? events : []))
+            }
+        }
         for write in writes {
             switch write {
+            case .moderation(let action, let actor, let completion):
+                if workingState == nil { workingState = state }
+                switch workingState!.prepare(action, by: actor, timeMillis: now) {
+                case .success(let entry):
+                    try? workingState!.apply(entry)
+                    staged.append(Staged(write: write, entry: entry, line: nil))
+                case .failure(let refusal):
+                    completion(.failure(refusal))
+                }
+            case .items(let action, let actor, let moderates, let completion):
+                if working == nil { working = state.items }
+                let itemRoom: RoomName? = if case .create(let draft) = action { draft.room } else { working![action.itemID]?.room }
+                if let itemRoom, state.isMuted(actor, in: itemRoom) {
+                    completion(.failure(Self.muted(itemRoom)))
+                    continue
+                }
+                switch working!.prepare(action, actor: actor, moderates: moderates) {
+                case .success(let drafts): stage(drafts, for: write)
+                case .failure(let refusal): completion(.failure(refusal))
+                }
+            case .sweep(let reminderDays, let completion):
+                if working == nil { working = state.items }
+                let drafts = working!.due(nowMillis: now, reminderDays: reminderDays)
+                if drafts.isEmpty { completion(.success(0)) } else { stage(drafts, for: write) }
             case .event(let room, let actor, let kind, let fields, let text, _):
                 let roomState = state.room(room)!
                 let seq = (nextSeq[room.room] ?? roomState.lastSeq) + 1
@@ -191,6 +295,11 @@ final class ClusterShard: @unchecked Sendable {
                 staged.append(Staged(write: write, entry: .memberLeft(room: room, account: account, timeMillis: now)))
             }
         }
+        guard !staged.isEmpty else {
+            // Every write of this batch was refused: nothing to store.
+            batchInFlight = false
+            return startBatch()
+        }
         let payloads = staged.map { JournalEntryCodec.encode($0.entry) }
         let batch = staged
         journal.appendBatch(payloads, locatedCompletion: { [self] result in
@@ -202,10 +311,16 @@ final class ClusterShard: @unchecked Sendable {
         batchInFlight = false
         switch result {
         case .success(let locations):
+            // Lines go out per I/O queue once per batch; every reply waits until the lines before
+            // it are handed over (see FanoutOutbox), so a poster still sees its EV before its OK.
+            var outbox = FanoutOutbox()
+            var replies: [() -> Void] = []
             for (item, location) in zip(staged, locations) {
                 if case .event(let event) = item.entry { index.note(room: event.room.room, seq: event.seq, at: location) }
-                applyDurable(item)
+                applyDurable(item, outbox: &outbox, replies: &replies)
             }
+            outbox.flush(subscribers: subscribers)
+            replies.forEach { $0() }
         case .failure(let error):
             let refusal = DomainError(.storage, "not stored: \(error.description)")
             for item in staged {
@@ -214,33 +329,92 @@ final class ClusterShard: @unchecked Sendable {
                     completion(.failure(refusal))
                 case .part:
                     break  // presence already ended; membership stays until a later PART is stored
+                case .items(_, _, _, let completion) where item.isLast:
+                    completion(.failure(refusal))
+                case .sweep(_, let completion) where item.isLast:
+                    completion(.failure(refusal))
+                case .moderation(_, _, let completion):
+                    completion(.failure(refusal))
+                case .items, .sweep:
+                    break
                 }
             }
         }
         startBatch()
     }
 
-    private func applyDurable(_ item: Staged) {
+    private func applyDurable(_ item: Staged, outbox: inout FanoutOutbox, replies: inout [() -> Void]) {
         switch (item.write, item.entry) {
         case (.event(let room, _, _, _, _, let completion), .event(let event)):
             let line = item.line!
             state.appendEncoded(room: room, seq: event.seq, timeMillis: event.timeMillis, line: line)
-            // The poster is a subscriber too: its EV is queued to its connection before its OK.
-            for subscriber in (subscribers[room.room] ?? [:]).values { subscriber.deliver(line) }
-            completion(.success(event.seq))
+            // The poster is a subscriber too: its EV is handed to its queue before its OK.
+            outbox.add(room: room.room, line: line)
+            let seq = event.seq
+            replies.append { completion(.success(seq)) }
         case (.join(let room, let subscriber, let completion), let entry):
+            // Lines before the join go to the old members only, and the joiner's OK JOIN goes
+            // before any later line of this batch.
+            outbox.flush(subscribers: subscribers)
+            replies.forEach { $0() }
+            replies.removeAll()
             try? state.apply(entry)
             subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
             completion(.success(state.room(room)?.lastSeq ?? 0))
         case (.part, let entry):
             try? state.apply(entry)
+        case (.items(_, _, _, let completion), .event(let event)):
+            applyItemEvent(event, line: item.line!)
+            if item.isLast { completion(.success(item.events)) }
+        case (.moderation(_, _, let completion), let entry):
+            try? state.apply(entry)
+            completion(.success(()))
+        case (.sweep(_, let completion), .event(let event)):
+            applyItemEvent(event, line: item.line!)
+            if item.isLast { completion(.success(item.events.count)) }
         default:
             assertionFailure("staged write and entry disagree")
         }
     }
 
+    /// Applies a durable item event and sends it to the room's subscribers; a MATCH also to the two
+    /// organisations' other sessions, a new item also to sessions watching one of its tags.
+    private func applyItemEvent(_ event: StoredEvent, line: [UInt8]) {
+        state.append(event, line: line)
+        let roomSubscribers = subscribers[event.room.room] ?? [:]
+        for subscriber in roomSubscribers.values { subscriber.deliver(line) }
+        guard let online else { return }
+        let already = Set(roomSubscribers.keys)
+        if event.kind == "MATCH" {
+            // A match stored in two rooms reaches the two organisations' sessions once: through either
+            // room if they are in it, else directly with the first copy.
+            let field = Dictionary(event.fields, uniquingKeysWith: { first, _ in first })
+            let pair = "\(field["need"] ?? "") \(field["offer"] ?? "")"
+            guard pair != lastDirectMatch else { return }
+            lastDirectMatch = pair
+            var inEitherRoom = already
+            for key in ["need", "offer"] {
+                if let id = field[key].flatMap(ItemID.init), let room = state.items[id]?.room {
+                    inEitherRoom.formUnion((subscribers[room.room] ?? [:]).keys)
+                }
+            }
+            let accounts = Set([field["need_by"], field["offer_by"]].compactMap { $0 })
+            for session in online.sessions(of: accounts, excluding: inEitherRoom) { session.deliver(line) }
+        } else if ItemKind(creatingEvent: event.kind) != nil {
+            let tags = event.fields.first { $0.0 == "tags" }.map { $0.1.split(separator: ",").map(String.init) } ?? []
+            let terms = Matching.Terms(tags: tags, text: event.text ?? "")
+            let members = state.clusterMembers
+            let watchers = online.watchers(of: terms, excluding: already) { members.contains($0) }
+            for session in watchers { session.deliver(line) }
+        }
+    }
+
     private func roomSummary(_ room: RoomState) -> RoomSummary {
         RoomSummary(name: room.name, members: room.members.count, lastSeq: room.lastSeq, topic: room.topic)
+    }
+
+    private static func muted(_ room: RoomName) -> DomainError {
+        DomainError(.forbidden, "you are muted in \(room)")
     }
 
     private func noSuchRoom(_ room: RoomName) -> DomainError {

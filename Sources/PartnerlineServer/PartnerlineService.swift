@@ -35,6 +35,9 @@ public final class PartnerlineService: @unchecked Sendable {
     /// Whether a plaintext peer may send credentials. Loopback only; tests replace it to see the
     /// refusal without a second host.
     var peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool = { $0.isLoopback }
+    /// The clock for event times, date checks, expiry and reminders. Tests set a clock they move.
+    var clock: @Sendable () -> Int64 = { Timestamp.nowMillis() }
+    private var sweepTimer: DispatchSourceTimer?
     /// Tests replace the journals' file layer here to inject faults (EIO, EROFS, ENOSPC).
     var adjustJournalOptions: @Sendable (inout JournalOptions) -> Void = { _ in }
 
@@ -43,8 +46,24 @@ public final class PartnerlineService: @unchecked Sendable {
         log = logger
     }
 
-    /// Replays the journals, loads or makes the certificate and starts listening.
+    /// Replays the journals, loads or makes the certificate and starts listening. On failure
+    /// nothing stays open: journals opened so far are closed (releasing their locks).
     public func start() throws -> Endpoints {
+        do {
+            return try openAndListen()
+        } catch {
+            for listener in listeners { listener.stop() }
+            listeners.removeAll()
+            clusterJournals.forEach { $0.close() }
+            clusterJournals.removeAll()
+            accountJournal?.close()
+            accountJournal = nil
+            context = nil
+            throw error
+        }
+    }
+
+    private func openAndListen() throws -> Endpoints {
         TransportSetup.ignoreSIGPIPE()
         let fileLimit = TransportSetup.raiseOpenFileLimit()
         log.info("open file limit \(fileLimit): about \(max(0, fileLimit - 64)) connections")
@@ -64,6 +83,8 @@ public final class PartnerlineService: @unchecked Sendable {
         self.accountJournal = accountJournal
 
         var shards: [ClusterShard] = []
+        let itemIndex = ItemIndex()
+        let online = OnlineDirectory()
         for definition in config.clusterDefinitions {
             var state = ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
             var index = HistoryIndex()
@@ -74,7 +95,9 @@ public final class PartnerlineService: @unchecked Sendable {
             }
             report(recovery, journal: definition.name)
             clusterJournals.append(journal)
-            shards.append(ClusterShard(state: state, journal: journal, index: index))
+            let shard = ClusterShard(state: state, journal: journal, index: index, online: online, clock: clock)
+            itemIndex.seed(cluster: definition.name, book: shard.replayedItems)
+            shards.append(shard)
         }
 
         let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
@@ -82,7 +105,8 @@ public final class PartnerlineService: @unchecked Sendable {
                                         pool: HashingPool(threads: config.passwords.hashingThreads),
                                         policy: config.registration.policy, inviteCodes: config.registration.inviteCodes)
         let context = ServiceContext(config: config, accounts: accounts, shards: shards, log: log, registry: self.registry,
-                                     peerIsTrustedForPlaintext: peerIsTrustedForPlaintext)
+                                     peerIsTrustedForPlaintext: peerIsTrustedForPlaintext, itemIndex: itemIndex,
+                                     online: online, clock: clock)
         self.context = context
         log.info("loaded \(registry.accounts.count) accounts and \(shards.count) clusters; registration is \(config.registration.policy.rawValue)")
 
@@ -106,13 +130,44 @@ public final class PartnerlineService: @unchecked Sendable {
             log.notice("plaintext listener on \(plain.localHost):\(plain.localPort); LOGIN and REGISTER over it only from loopback")
         }
         for listener in listeners { listener.start() }
+        startSweeping(shards)
         return endpoints
+    }
+
+    /// Expiry and reminders: every `items.sweep_interval_seconds`, each shard posts what is due.
+    private func startSweeping(_ shards: [ClusterShard]) {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "partnerline.sweep"))
+        let interval = config.items.sweepIntervalSeconds
+        let days = config.items.reminderDays
+        timer.schedule(deadline: .now() + .seconds(interval), repeating: .seconds(interval))
+        timer.setEventHandler { @Sendable in
+            for shard in shards { shard.sweep(reminderDays: days) { _ in } }
+        }
+        timer.resume()
+        sweepTimer = timer
+    }
+
+    /// Runs one expiry and reminder sweep on every cluster now and waits for it (tests; the timer does
+    /// the same on its own). Returns how many events were stored.
+    func sweepNow() -> Int {
+        guard let context else { return 0 }
+        let done = DispatchSemaphore(value: 0)
+        let total = LockedCounter()
+        for shard in context.shards {
+            shard.sweep(reminderDays: config.items.reminderDays) { result in
+                if case .success(let count) = result { total.add(count) }
+                done.signal()
+            }
+        }
+        for _ in context.shards { done.wait() }
+        return total.value
     }
 
     /// Stops accepting, lets writes in progress finish and be answered, says `BYE SHUTDOWN`
     /// to every client, and closes the journals. Blocks until done (or a few seconds at most
     /// for clients that do not read their goodbye).
     public func shutdown() {
+        sweepTimer?.cancel()
         for listener in listeners { listener.stop() }
         let sessions = registry.all
         for session in sessions { session.stopTakingCommands() }
@@ -165,4 +220,11 @@ public final class PartnerlineService: @unchecked Sendable {
         }
         return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key)
     }
+}
+
+private final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add(_ n: Int) { lock.lock(); count += n; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }

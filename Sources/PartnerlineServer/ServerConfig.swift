@@ -141,6 +141,28 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         }
     }
 
+    /// Needs, offers, proposals and funding alerts.
+    public struct Items: Sendable, Codable, Equatable {
+
+        public init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            reminderDays = try c.decodeIfPresent(type(of: reminderDays).self, forKey: .reminderDays) ?? reminderDays
+            sweepIntervalSeconds = try c.decodeIfPresent(type(of: sweepIntervalSeconds).self, forKey: .sweepIntervalSeconds)
+                ?? sweepIntervalSeconds
+        }
+
+        /// Days before a proposal's or funding alert's deadline when the server posts a REMINDER.
+        public var reminderDays: [Int] = [7, 1]
+        /// How often the server looks for items to expire and reminders to post.
+        public var sweepIntervalSeconds: Int = 60
+
+        enum CodingKeys: String, CodingKey {
+            case reminderDays = "reminder_days", sweepIntervalSeconds = "sweep_interval_seconds"
+        }
+    }
+
     public struct Room: Sendable, Codable, Equatable {
         public init(name: String, topic: String = "") {
             self.name = name
@@ -184,11 +206,12 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public var passwords = Passwords()
     public var journal = Journal()
     public var limits = Limits()
+    public var items = Items()
     public var clusters: [Cluster] = []
 
     enum CodingKeys: String, CodingKey {
         case serverName = "server_name", dataDir = "data_dir", listen, tls, registration, passwords, journal
-        case limits, clusters
+        case limits, clusters, items
     }
 
     public init() {}
@@ -204,6 +227,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         journal = try c.decodeIfPresent(Journal.self, forKey: .journal) ?? journal
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
         clusters = try c.decodeIfPresent([Cluster].self, forKey: .clusters) ?? clusters
+        items = try c.decodeIfPresent(Items.self, forKey: .items) ?? items
     }
 
     /// Reads and validates a YAML config. Relative paths in it are taken relative to the current directory.
@@ -256,6 +280,9 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         guard (1...22).contains(passwords.scryptLog2N), (1...64).contains(passwords.scryptR),
               (1...16).contains(passwords.scryptP), passwords.hashingThreads >= 1 else {
             throw ConfigError("passwords: scrypt_log2_n 1-22, scrypt_r 1-64, scrypt_p 1-16, hashing_threads >= 1")
+        }
+        guard items.reminderDays.allSatisfy({ (1...365).contains($0) }), items.sweepIntervalSeconds >= 1 else {
+            throw ConfigError("items: reminder_days are 1-365, sweep_interval_seconds >= 1")
         }
         guard limits.maxLineLength >= 64, limits.maxOutboundBytes >= 16384, limits.maxQueuedCommands >= 1 else {
             throw ConfigError("limits are too small (max_line_length >= 64, max_outbound_bytes >= 16384)")

@@ -20,9 +20,20 @@ final class ServiceContext: Sendable {
     let log: Logger
     private let registry: SessionRegistry
     let peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool
+    /// Server-wide item ids and the cluster of each item.
+    let itemIndex: ItemIndex
+    /// Logged-in sessions by account, with their watched tags.
+    let online: OnlineDirectory
+    /// The server's clock (dates of NEED/OFFER/... are checked against it); tests move it.
+    let clock: @Sendable () -> Int64
 
     init(config: ServerConfig, accounts: AccountDirectory, shards: [ClusterShard], log: Logger, registry: SessionRegistry,
-         peerIsTrustedForPlaintext: @escaping @Sendable (PeerAddress) -> Bool) {
+         peerIsTrustedForPlaintext: @escaping @Sendable (PeerAddress) -> Bool,
+         itemIndex: ItemIndex = ItemIndex(), online: OnlineDirectory = OnlineDirectory(),
+         clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
+        self.itemIndex = itemIndex
+        self.online = online
+        self.clock = clock
         self.peerIsTrustedForPlaintext = peerIsTrustedForPlaintext
         self.config = config
         parser = CommandParser(grammar: .v1)
@@ -44,7 +55,17 @@ final class ServiceContext: Sendable {
     }
 
     func sessionEnded(_ session: Session, reason: CloseReason) {
+        online.remove(session)
         registry.remove(session)
+    }
+
+    /// Asks every shard the same question about its items and answers with the answers in shard order.
+    func askEveryShard<T: Sendable>(_ question: @escaping @Sendable (ItemBook, ClusterState) -> T,
+                                    reply: @escaping @Sendable ([T]) -> Void) {
+        let collector = Collector<T>(count: shards.count, reply: reply)
+        for (index, shard) in shards.enumerated() {
+            shard.readItems(question) { collector.set(index, $0) }
+        }
     }
 }
 
@@ -65,6 +86,30 @@ private final class SummaryCollector: @unchecked Sendable {
     func set(_ index: Int, _ summary: ClusterShard.Summary) {
         lock.lock()
         results[index] = summary
+        remaining -= 1
+        let done = remaining == 0
+        lock.unlock()
+        if done { reply(results.compactMap { $0 }) }
+    }
+}
+
+/// Gathers answers that arrive on different queues.
+private final class Collector<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [T?]
+    private var remaining: Int
+    private let reply: @Sendable ([T]) -> Void
+
+    init(count: Int, reply: @escaping @Sendable ([T]) -> Void) {
+        results = Array(repeating: nil, count: count)
+        remaining = count
+        self.reply = reply
+        if count == 0 { reply([]) }
+    }
+
+    func set(_ index: Int, _ value: T) {
+        lock.lock()
+        results[index] = value
         remaining -= 1
         let done = remaining == 0
         lock.unlock()

@@ -6,6 +6,7 @@ import PartnerlineTransport
 /// `beginAsync()` and later answers with `finish` on this session's queue.
 extension Session {
     func execute(_ request: Request) {
+        if let refusal = permissionRefusal(request) { return send(request.err(refusal)) }
         switch request.verb {
         case "HELP": help(request)
         case "PING": send(request.ok(text: request.text))
@@ -30,6 +31,19 @@ extension Session {
         case "SAY": say(request)
         case "HISTORY": history(request)
         case "HEAD": head(request)
+        case "NEED": postItem(request, kind: .need)
+        case "OFFER": postItem(request, kind: .offer)
+        case "PROPOSE": postItem(request, kind: .proposal)
+        case "FUNDING": postItem(request, kind: .funding)
+        case "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS": changeItem(request)
+        case "SHOW": show(request)
+        case "LIST": list(request)
+        case "SEARCH": search(request)
+        case "MATCHES": matches(request)
+        case "WATCH", "UNWATCH": watch(request)
+        case "GRANT", "REVOKE": changeRole(request)
+        case "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "POLICY", "APPROVE": moderate(request)
+        case "INVITE": invite(request)
         default:
             send(request.err(.unknownCommand, "\(request.verb) is not served here"))
         }
@@ -98,7 +112,9 @@ extension Session {
                 switch result {
                 case .success(let account):
                     loggedIn(as: account)
-                    finish(request.ok([("account", account.name), ("role", account.role.rawValue)]))
+                    service.online.add(self)
+                    let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
+                    finish(request.ok([("account", account.name), ("role", role.rawValue)]))
                 case .failure(let error):
                     service.log.notice("failed login", metadata: ["account": "\(request.arguments[0])", "peer": "\(connection.peer)"])
                     finish(request.err(error))
@@ -146,7 +162,7 @@ extension Session {
     }
 
     /// Resolves a room argument to its shard, or answers the request with why not.
-    private func resolveRoom(_ request: Request, _ text: String) -> (RoomName, ClusterShard)? {
+    func resolveRoom(_ request: Request, _ text: String) -> (RoomName, ClusterShard)? {
         guard let room = RoomName(text) else {
             send(request.err(.badSyntax, "rooms are written <cluster>/<room>, e.g. rural-east-midlands/purchasing"))
             return nil
@@ -171,7 +187,9 @@ extension Session {
     private func join(_ request: Request) {
         guard let (room, shard) = resolveRoom(request, request.arguments[0]) else { return }
         beginAsync()
-        shard.join(room: room, subscriber: self) { [self] result in
+        let name = account?.name ?? ""
+        shard.join(room: room, subscriber: self, moderates: privileges.moderates(room.cluster),
+                   invitedHere: service.accounts.invitedCluster(of: name) == room.cluster) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let last):

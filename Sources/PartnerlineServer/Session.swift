@@ -65,6 +65,12 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
         }
     }
 
+    var deliveryQueue: DispatchQueue { connection.queue }
+
+    func deliverOnQueue(_ lines: [[UInt8]]) {
+        if !closing { connection.send(contentsOf: lines) }
+    }
+
     // MARK: Server-initiated
 
     /// Sends `BYE` and closes once it is written.

@@ -100,8 +100,12 @@ public final class Connection: @unchecked Sendable {
     /// (the read source is level-triggered, so the rest comes on the next turn).
     private static let readBudget = 64 * 1024
 
-    init(fd: Int32, ssl: OpaquePointer?, slot: IOSlot, peer: PeerAddress, maxOutboundBytes: Int) {
+    /// Dialled out (Connector): the TLS handshake starts with our ClientHello, not the peer's.
+    private let isClient: Bool
+
+    init(fd: Int32, ssl: OpaquePointer?, slot: IOSlot, peer: PeerAddress, maxOutboundBytes: Int, isClient: Bool = false) {
         self.fd = fd
+        self.isClient = isClient
         self.ssl = ssl
         self.slot = slot
         self.queue = slot.queue
@@ -153,6 +157,7 @@ public final class Connection: @unchecked Sendable {
         if isTLS {
             state = .handshaking
             read.resume()
+            if isClient { handshake() }
         } else {
             state = .open
             read.resume()
@@ -176,6 +181,24 @@ public final class Connection: @unchecked Sendable {
             outboundStart = 0
         }
         outbound.append(contentsOf: bytes)
+        scheduleFlush()
+    }
+
+    /// Appends several lines at once (one overflow check, one scheduled flush): a fan-out batch.
+    public func send(contentsOf lines: [[UInt8]]) {
+        assertOnQueue()
+        guard state == .open || state == .handshaking || state == .created else { return }
+        var total = 0
+        for line in lines { total += line.count }
+        if pendingOutboundBytes + total > maxOutboundBytes {
+            terminate(.outboundOverflow)
+            return
+        }
+        if outboundStart > 0 && outboundStart == outbound.count {
+            outbound.removeAll(keepingCapacity: true)
+            outboundStart = 0
+        }
+        for line in lines { outbound.append(contentsOf: line) }
         scheduleFlush()
     }
 

@@ -9,7 +9,7 @@ struct PartnerlineServerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "partnerline-server",
         abstract: "The Partnerline coordination server: topic rooms, needs, offers and joint bids for clusters of community organisations.",
-        subcommands: [Serve.self, Verify.self, Backup.self],
+        subcommands: [Serve.self, Verify.self, Backup.self, Admin.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -78,6 +78,47 @@ struct Serve: ParsableCommand {
         }
         FileHandle.standardOutput.write(Data((endpoints.listeningLine + "\n").utf8))
         dispatchMain()
+    }
+}
+
+struct Admin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make an account an admin, on a stopped server's data dir.",
+        discussion: """
+            Creates the account as an admin if it does not exist (its password is read from the first line of
+            standard input), or grants admin to an existing account. Refused while a server runs on the data dir.
+            Example: echo 'a-long-password' | partnerline-server admin ops-team --org "Cluster operations"
+            """
+    )
+
+    @Argument(help: "The account to make an admin.")
+    var account: String
+
+    @Option(name: .long, help: "Display name of a new account.")
+    var org: String?
+
+    @Option(name: .long, help: "The YAML config file.")
+    var config: String = "Config/partnerline.yaml"
+
+    @Option(name: .customLong("data-dir"), help: "The data directory (overrides data_dir).")
+    var dataDir: String?
+
+    func run() throws {
+        var settings: ServerConfig
+        do {
+            settings = try ServerConfig.load(path: config)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if let dataDir { settings.dataDir = dataDir }
+        let password = readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            let done = try AdminTool.makeAdmin(config: settings, account: account, password: password, organisation: org)
+            print(done)
+        } catch {
+            FileHandle.standardError.write(Data("partnerline-server admin: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 }
 

@@ -356,22 +356,26 @@ struct CommandParserTests {
 
     // MARK: Grammar
 
-    @Test func v1HasExactlyTheFirstCommands() {
+    @Test func v1HasTheCoreAndItemCommands() {
         #expect(Grammar.v1.verbs == [
             "HELP", "PING", "PONG", "QUIT", "REGISTER", "LOGIN", "CLUSTERS", "ROOMS",
             "JOIN", "PART", "WHO", "SAY", "HISTORY", "HEAD",
+            "NEED", "OFFER", "PROPOSE", "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS", "FUNDING",
+            "SHOW", "LIST", "SEARCH", "WATCH", "UNWATCH", "MATCHES", "GRANT", "REVOKE",
+            "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "INVITE", "POLICY", "APPROVE",
         ])
         for verb in Grammar.v1.verbs {
             let syntax = Grammar.v1.syntax(for: verb)!
             #expect(syntax.verb == verb)
             #expect(syntax.usage.hasPrefix(verb))
             #expect(!syntax.summary.isEmpty)
-            #expect(syntax.requiredOptions.isEmpty)
+            #expect(syntax.requiredOptions.isSubset(of: ["funder", "tags"]))
         }
         #expect(Grammar.v1.syntax(for: "history")?.options == ["after", "before", "limit"])
         #expect(Grammar.v1.syntax(for: "Register")?.options == ["invite", "org"])
         #expect(Grammar.v1.syntax(for: "SAY")?.text == .required)
-        #expect(Grammar.v1.syntax(for: "NEED") == nil)
+        #expect(Grammar.v1.syntax(for: "FUNDING")?.requiredOptions == ["funder"])
+        #expect(Grammar.v1.syntax(for: "BACK")?.options.isEmpty == true)  // a contribution may hold key=value
         #expect(Grammar.v1.syntaxes.map(\.verb) == Grammar.v1.verbs)
     }
 

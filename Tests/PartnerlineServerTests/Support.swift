@@ -20,8 +20,17 @@ final class TempDir: @unchecked Sendable {
 enum TestConfig {
     /// A small config: two clusters, cheap password hashing, any free ports.
     static func yaml(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
-                     fsync: String = "batch", extraLimits: String = "") -> String {
+                     fsync: String = "batch", extraLimits: String = "", oneCluster: Bool = false) -> String {
+        let secondCluster = oneCluster ? "" : """
+              - name: purchasing
+                topic: Buy together
+          - name: inner-city-north
+            description: Inner-city cluster
+            rooms:
+              - name: general
+                topic: City news
         """
+        return """
         server_name: test
         data_dir: \(dataDir)
         listen:
@@ -44,13 +53,7 @@ enum TestConfig {
             rooms:
               - name: general
                 topic: Introductions
-              - name: purchasing
-                topic: Buy together
-          - name: inner-city-north
-            description: Inner-city cluster
-            rooms:
-              - name: general
-                topic: City news
+        \(secondCluster)
         """
     }
 
@@ -60,10 +63,10 @@ enum TestConfig {
                                            fsync: fsync, extraLimits: extraLimits))
     }
 
-    /// The same config as a file, for the real binary (TLS only).
+    /// One cluster with one room, as a file, for the real binary (TLS only).
     static func yamlFile(in dir: String, dataDir: String, fsync: String = "batch") -> String {
         let path = dir + "/test.yaml"
-        try! yaml(dataDir: dataDir, plain: false, fsync: fsync).write(toFile: path, atomically: true, encoding: .utf8)
+        try! yaml(dataDir: dataDir, plain: false, fsync: fsync, oneCluster: true).write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 }
@@ -75,13 +78,28 @@ final class InProcessServer: @unchecked Sendable {
     private var stopped = false
 
     init(_ config: ServerConfig, treatPeersAsRemote: Bool = false,
-         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil) throws {
+         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil) throws {
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
         service = PartnerlineService(config: config, logger: logger)
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
+        if let clock { service.clock = clock }
         if let adjustJournal { service.adjustJournalOptions = adjustJournal }
-        endpoints = try service.start()
+        endpoints = try Self.start(service)
+    }
+
+    /// Starts the service. A restart in the same test can briefly find the data dir still locked:
+    /// a subprocess another test spawns at that moment holds a copy of the journal's (close-on-exec)
+    /// directory fd between its fork and exec, and with it the flock. Wait that out.
+    private static func start(_ service: PartnerlineService) throws -> PartnerlineService.Endpoints {
+        for _ in 0..<50 {
+            do {
+                return try service.start()
+            } catch is DataDirectoryInUse {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        return try service.start()
     }
 
     var tlsPort: Int { endpoints.tls.port }
@@ -136,13 +154,14 @@ final class TestClient {
 
     func readLine() throws -> String { try connection.readLine() }
 
-    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true) throws {
+    func login(_ account: String, password: String = "correct-horse-battery", register: Bool = true,
+               role: String = "member") throws {
         if register {
             let reply = try final("REGISTER \(account) \(password) org=\"Org \(account)\"")
             #expect(reply == "OK REGISTER account=\(account)")
         }
         let reply = try final("LOGIN \(account) \(password)")
-        #expect(reply == "OK LOGIN account=\(account) role=member")
+        #expect(reply == "OK LOGIN account=\(account) role=\(role)")
     }
 
     static func untagged(_ line: String) -> Substring {

@@ -1,0 +1,45 @@
+import Dispatch
+
+/// The EV lines of one group-committed batch, grouped so that each I/O queue gets ONE block
+/// per batch carrying every line for every subscriber it owns, instead of one closure per
+/// subscriber per event. Lines are encoded once and shared (arrays are not copied).
+///
+/// Ordering: within a room, lines keep seq order. Anything that must come after the lines
+/// (a poster's OK, a joiner's OK JOIN) is issued by the shard only after `flush()`, and goes
+/// to the same serial I/O queue, so it runs after the block.
+struct FanoutOutbox {
+    private var roomOrder: [String] = []
+    private var linesByRoom: [String: [[UInt8]]] = [:]
+
+    var isEmpty: Bool { roomOrder.isEmpty }
+
+    mutating func add(room: String, line: [UInt8]) {
+        if linesByRoom[room] == nil {
+            roomOrder.append(room)
+            linesByRoom[room] = [line]
+        } else {
+            linesByRoom[room]!.append(line)
+        }
+    }
+
+    /// Hands the lines to every subscriber of their room, one async block per I/O queue.
+    mutating func flush(subscribers: [String: [UInt64: any EventSubscriber]]) {
+        guard !roomOrder.isEmpty else { return }
+        var perQueue: [ObjectIdentifier: (queue: DispatchQueue, deliveries: [(any EventSubscriber, [[UInt8]])])] = [:]
+        for room in roomOrder {
+            guard let lines = linesByRoom[room], let members = subscribers[room] else { continue }
+            for subscriber in members.values {
+                let queue = subscriber.deliveryQueue
+                perQueue[ObjectIdentifier(queue), default: (queue, [])].deliveries.append((subscriber, lines))
+            }
+        }
+        for (_, entry) in perQueue {
+            let deliveries = entry.deliveries
+            entry.queue.async {
+                for (subscriber, lines) in deliveries { subscriber.deliverOnQueue(lines) }
+            }
+        }
+        roomOrder.removeAll(keepingCapacity: true)
+        linesByRoom.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,211 @@
+import ArgumentParser
+import Foundation
+import PartnerlineBench
+
+@main
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "partnerline-bench",
+        abstract: "Load and measure a Partnerline server (or an IRC server, for comparison) on loopback.",
+        discussion: """
+            Each scenario takes comma-separated sizes and prints one row per size, as a table, and
+            as JSON with --json. Without --target the bench starts the real partnerline-server (found
+            beside this executable, or --server-binary) on a fresh temp data dir for every row, and
+            reads its RSS and CPU from /proc. With --target it loads a server already running on
+            loopback; give --server-pid to get its RSS and CPU too. Every run is bounded: at most
+            120 s per row, 20,000 connections, 5,000,000 events.
+            """,
+        subcommands: [Fanout.self, Rooms.self, Scale.self, Durable.self, Restart.self, History.self]
+    )
+}
+
+struct CommonOptions: ParsableArguments {
+    @Option(name: .customLong("protocol"), help: "partnerline or irc (irc: fanout, rooms and scale, with --target).")
+    var proto: String = "partnerline"
+
+    @Option(help: "A running server on loopback, host:port (e.g. 127.0.0.1:6697). Default: start partnerline-server.")
+    var target: String?
+
+    @Option(name: .customLong("server-pid"), help: "With --target: the server's pid, for RSS and CPU from /proc.")
+    var serverPID: Int32?
+
+    @Option(name: .customLong("server-binary"), help: "The partnerline-server executable to start.")
+    var serverBinary: String?
+
+    @Option(help: "Measured seconds per row (max 120).")
+    var seconds: Double = 5
+
+    @Option(help: "Seconds of load before measuring.")
+    var warmup: Double = 1
+
+    @Option(name: .customLong("message-bytes"), help: "Bytes of text per posted message.")
+    var messageBytes: Int = 100
+
+    @Option(name: .customLong("room-prefix"), help: "Partnerline room names are <prefix><n> (the bench's own server has bench/r1...).")
+    var roomPrefix: String = "bench/r"
+
+    @Option(help: "Load-generator I/O queues (default: one per core).")
+    var queues: Int?
+
+    @Option(help: "Also write the report as JSON to this file ('-' for stdout instead of the table).")
+    var json: String?
+
+    func settings() throws -> BenchSettings {
+        var settings = BenchSettings()
+        guard let proto = BenchProtocol(rawValue: proto) else { throw ValidationError("--protocol is partnerline or irc") }
+        settings.proto = proto
+        if let target {
+            guard let colon = target.lastIndex(of: ":"), let port = Int(target[target.index(after: colon)...]) else {
+                throw ValidationError("--target is host:port")
+            }
+            var host = String(target[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            settings.target = (host, port, serverPID)
+        }
+        if let serverBinary { settings.serverBinary = serverBinary }
+        settings.seconds = seconds
+        settings.warmupSeconds = warmup
+        settings.messageBytes = messageBytes
+        settings.roomPrefix = roomPrefix
+        if let queues { settings.queues = max(1, queues) }
+        return settings
+    }
+
+    func emit(_ report: BenchReport) throws {
+        if json == "-" {
+            print(report.json())
+            return
+        }
+        print(report.table(), terminator: "")
+        if let json {
+            try report.json().write(toFile: json, atomically: true, encoding: .utf8)
+        }
+    }
+}
+
+/// "50,100,200" -> [50, 100, 200]
+func sizes(_ text: String, _ name: String) throws -> [Int] {
+    let values = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard !values.isEmpty, values.count == text.split(separator: ",").count, values.allSatisfy({ $0 > 0 }) else {
+        throw ValidationError("--\(name) is a comma-separated list of positive numbers")
+    }
+    return values
+}
+
+func commandLine() -> String { CommandLine.arguments.dropFirst().joined(separator: " ") }
+
+/// Row tags keep names of consecutive rows apart (an IRC server may still hold the last row's nicks).
+func rowTag(_ base: Character, _ index: Int) -> String { "\(base)\(index)x" }
+
+struct Fanout: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "(a) N clients in one room, K senders, W posts outstanding each.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customShort("n"), help: "Clients in the room (list).") var clients: String = "200"
+    @Option(name: .customShort("k"), help: "Senders among them (list).") var senders: String = "10"
+    @Option(name: .customShort("w"), help: "Outstanding posts per sender.") var window: Int = 8
+
+    func run() throws {
+        let settings = try common.settings()
+        var report = BenchReport(command: "partnerline-bench fanout " + commandLine())
+        var index = 0
+        for n in try sizes(clients, "n") {
+            for k in try sizes(senders, "k") {
+                report.rows.append(try Scenarios.fanout(clients: n, senders: k, window: window, settings: settings,
+                                                        tag: rowTag("a", index)))
+                index += 1
+            }
+        }
+        try common.emit(report)
+    }
+}
+
+struct Rooms: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "(b) C clients over R rooms, each posting at a fixed rate.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customShort("c"), help: "Clients (list).") var clients: String = "1000"
+    @Option(name: .customShort("r"), help: "Rooms (list).") var rooms: String = "50"
+    @Option(help: "Messages per second per client.") var rate: Double = 5
+
+    func run() throws {
+        let settings = try common.settings()
+        var report = BenchReport(command: "partnerline-bench rooms " + commandLine())
+        var index = 0
+        for c in try sizes(clients, "c") {
+            for r in try sizes(rooms, "r") {
+                report.rows.append(try Scenarios.rooms(clients: c, rooms: r, rate: rate, settings: settings,
+                                                       tag: rowTag("b", index)))
+                index += 1
+            }
+        }
+        try common.emit(report)
+    }
+}
+
+struct Scale: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "(c) C idle TLS connections: connect time, RSS per connection.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customShort("c"), help: "Connections (list).") var connections: String = "10000"
+
+    func run() throws {
+        let settings = try common.settings()
+        var report = BenchReport(command: "partnerline-bench scale " + commandLine())
+        for (index, c) in try sizes(connections, "c").enumerated() {
+            report.rows.append(try Scenarios.scale(connections: c, settings: settings, tag: rowTag("c", index)))
+        }
+        try common.emit(report)
+    }
+}
+
+struct Durable: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "(d) P clients posting, acknowledged after the journal append, per fsync policy.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customShort("p"), help: "Posting clients (list).") var clients: String = "64"
+    @Option(name: .customShort("w"), help: "Outstanding posts per client.") var window: Int = 4
+    @Option(help: "fsync policies (list of always, batch, os).") var fsync: String = "batch,always"
+
+    func run() throws {
+        let settings = try common.settings()
+        var report = BenchReport(command: "partnerline-bench durable " + commandLine())
+        var index = 0
+        for policy in fsync.split(separator: ",").map(String.init) {
+            guard ["always", "batch", "os"].contains(policy) else { throw ValidationError("--fsync: always, batch or os") }
+            for p in try sizes(clients, "p") {
+                report.rows.append(try Scenarios.durable(clients: p, window: window, fsync: policy, settings: settings,
+                                                         tag: rowTag("d", index)))
+                index += 1
+            }
+        }
+        try common.emit(report)
+    }
+}
+
+struct Restart: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "(e) Start-up (journal replay) time and memory over a data dir of E events.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customShort("e"), help: "Events in the data dir (list).") var events: String = "100000,300000,1000000"
+
+    func run() throws {
+        let settings = try common.settings()
+        var report = BenchReport(command: "partnerline-bench restart " + commandLine())
+        for e in try sizes(events, "e") {
+            report.rows.append(try Scenarios.restart(events: e, settings: settings))
+        }
+        try common.emit(report)
+    }
+}
+
+struct History: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "(f) HISTORY before=<random> reads in a room of E events.")
+    @OptionGroup var common: CommonOptions
+    @Option(name: .customShort("e"), help: "Events in the room (list).") var events: String = "10000,100000,1000000"
+    @Option(help: "HISTORY limit.") var limit: Int = 50
+
+    func run() throws {
+        let settings = try common.settings()
+        var report = BenchReport(command: "partnerline-bench history " + commandLine())
+        for (index, e) in try sizes(events, "e").enumerated() {
+            report.rows.append(try Scenarios.history(events: e, limit: limit, settings: settings, tag: rowTag("f", index)))
+        }
+        try common.emit(report)
+    }
+}

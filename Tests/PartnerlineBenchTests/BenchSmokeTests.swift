@@ -1,0 +1,76 @@
+import Foundation
+import PartnerlineBench
+import Testing
+
+/// A small run of every scenario against the real server binary: each completes and reports.
+/// No timing is asserted; the figures come from `swift run -c release partnerline-bench`.
+@Suite(.serialized) struct BenchSmokeTests {
+    private var settings: BenchSettings {
+        var settings = BenchSettings()
+        settings.seconds = 0.5
+        settings.warmupSeconds = 0.2
+        settings.setupTimeoutSeconds = 60
+        return settings
+    }
+
+    private func expectClean(_ row: BenchRow) {
+        #expect(row.metricValue("errors") ?? 0 == 0, "\(row.notes)")
+    }
+
+    @Test func fanoutDeliversToEveryMember() throws {
+        let row = try Scenarios.fanout(clients: 6, senders: 2, window: 2, settings: settings)
+        expectClean(row)
+        #expect((row.metricValue("deliveries/s") ?? 0) > 0)
+        #expect((row.metricValue("posts/s") ?? 0) > 0)
+        #expect(row.metricValue("server_cpu_%") != nil)
+    }
+
+    @Test func manyRoomsDeliver() throws {
+        let row = try Scenarios.rooms(clients: 8, rooms: 3, rate: 20, settings: settings)
+        expectClean(row)
+        #expect((row.metricValue("deliveries/s") ?? 0) > 0)
+    }
+
+    @Test func idleConnectionsAreCounted() throws {
+        let row = try Scenarios.scale(connections: 20, settings: settings)
+        expectClean(row)
+        #expect(row.metricValue("KiB/conn") != nil)
+        #expect((row.metricValue("conn/s") ?? 0) > 0)
+    }
+
+    @Test func durablePostingIsAcknowledged() throws {
+        for policy in ["always", "batch"] {
+            let row = try Scenarios.durable(clients: 4, window: 2, fsync: policy, settings: settings)
+            expectClean(row)
+            #expect((row.metricValue("posts/s") ?? 0) > 0)
+        }
+    }
+
+    @Test func restartReplaysTheJournal() throws {
+        let row = try Scenarios.restart(events: 500, settings: settings)
+        #expect((row.metricValue("replay_s") ?? 0) > 0)
+        #expect((row.metricValue("rss_MiB") ?? 0) > 0)
+    }
+
+    @Test func historyReadsAreAnswered() throws {
+        let row = try Scenarios.history(events: 300, limit: 20, settings: settings)
+        expectClean(row)
+        #expect((row.metricValue("req/s") ?? 0) > 0)
+    }
+
+    @Test func tablesAndJSONCarryEveryRow() throws {
+        var report = BenchReport(command: "test")
+        var row = BenchRow(scenario: "x")
+        row.parameter("N", 5)
+        row.metric("deliveries/s", 12.5)
+        report.rows = [row, row]
+        #expect(report.table().split(separator: "\n").count == 4)
+        #expect(report.json().contains("\"deliveries/s\""))
+    }
+
+    @Test func refusesNonLoopbackTargets() {
+        var settings = self.settings
+        settings.target = ("192.0.2.1", 6697, nil)
+        #expect(throws: BenchError.self) { try Scenarios.scale(connections: 1, settings: settings) }
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+@testable import PartnerlineCore
+import Testing
+
+/// The hand-written journal reader must know every Wire field; otherwise a field added for a new
+/// entry type would be written and then silently dropped on replay.
+struct JournalEntryCodecReaderTests {
+    @Test func readerKnowsEveryWireField() {
+        let wire = JournalEntryCodec.Wire(type: "event", time: 1)
+        let properties = Set(Mirror(reflecting: wire).children.compactMap(\.label))
+        #expect(properties == JournalEntryCodec.Wire.readKeys,
+                "add the missing keys to Wire.init(flat:) and readKeys: \(properties.symmetricDifference(JournalEntryCodec.Wire.readKeys))")
+    }
+
+    @Test func readerAgreesWithDecodableForEveryField() throws {
+        let payload = #"{"account":"a","actor":"b","fields":[["k","v"]],"hash":"h","invite":"i","kind":"K","org":"o","role":"r","room":"c/d","seq":9,"text":"t","time":-3,"type":"event","future":"ignored"}"#
+        let fast = try JournalEntryCodec.Wire(flat: FlatJSON.parseObject(Array(payload.utf8)))
+        let slow = try JSONDecoder().decode(JournalEntryCodec.Wire.self, from: Data(payload.utf8))
+        #expect(try FlatJSON.encode(fast) == FlatJSON.encode(slow))
+    }
+
+    @Test(arguments: [
+        #"{"time":1}"#, #"{"type":"event"}"#, #"{"type":1,"time":1}"#, #"{"type":"x","time":"1"}"#,
+        #"{"type":"x","time":1,"seq":-1}"#, #"{"type":"x","time":1,"fields":["a"]}"#, #"{"type":"x","time":1,"room":5}"#,
+    ])
+    func readerRefusesWrongShapes(_ text: String) {
+        #expect(throws: (any Error).self) { try JournalEntryCodec.Wire(flat: FlatJSON.parseObject(Array(text.utf8))) }
+    }
+}
