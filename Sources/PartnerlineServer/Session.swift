@@ -17,6 +17,10 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     /// Set at shutdown: lines already read stay unanswered; the session only waits for its BYE.
     private var draining = false
 
+    /// Replies waiting behind a pipelined post, in command order (Session+Pipeline.swift).
+    private var replyQueue: [PendingReply] = []
+    private var pipelinedPosts = 0
+
     private(set) var account: Account?
     private(set) var joined: Set<RoomName> = []
 
@@ -49,6 +53,7 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     func connectionClosed(_ connection: Connection, reason: CloseReason) {
         closing = true
         waiting.removeAll()
+        replyQueue.removeAll()
         let rooms = Array(joined)
         joined.removeAll()
         for (cluster, roomsInCluster) in Dictionary(grouping: rooms, by: \.cluster) {
@@ -86,6 +91,10 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     private func runWaiting() {
         while !busy, !closing, !draining, waitingHead < waiting.count {
             let line = waiting[waitingHead]
+            if !replyQueue.isEmpty,
+               pipelinedPosts >= Session.maxPipelinedPosts || !Session.startsPipelinedVerb(line) {
+                break   // resumes when the posts before it are answered
+            }
             waitingHead += 1
             handle(line)
         }
@@ -127,7 +136,34 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     }
 
     func send(_ bytes: [UInt8]) {
-        if !closing { connection.send(bytes) }
+        guard !closing else { return }
+        if replyQueue.isEmpty {
+            connection.send(bytes)
+        } else {
+            replyQueue.append(PendingReply(bytes))   // after the pipelined posts before it
+        }
+    }
+
+    /// A pipelined post takes its place among the replies; the command loop goes on at once.
+    func beginPipelinedPost() -> PendingReply {
+        let slot = PendingReply(nil)
+        replyQueue.append(slot)
+        pipelinedPosts += 1
+        return slot
+    }
+
+    /// The post's reply is ready: write every reply that is ready, in order, then go on.
+    func finishPipelinedPost(_ slot: PendingReply, _ bytes: [UInt8]) {
+        dispatchPrecondition(condition: .onQueue(connection.queue))
+        slot.bytes = bytes
+        pipelinedPosts -= 1
+        var ready = 0
+        while ready < replyQueue.count, let reply = replyQueue[ready].bytes {
+            if !closing { connection.send(reply) }
+            ready += 1
+        }
+        replyQueue.removeFirst(ready)
+        runWaiting()
     }
 
     func loggedIn(as account: Account) {
