@@ -57,6 +57,11 @@ public final class ServerUnderTest: @unchecked Sendable {
             limits:
               max_outbound_bytes: 16777216
               max_queued_commands: 4096
+            # The bench measures throughput from one address, not the abuse limits: lift them.
+            protection:
+              flood: { burst: 1000000, rate_per_second: 1000000, bot_burst: 1000000, bot_rate_per_second: 1000000, max_delayed: 1000000 }
+              connections: { max_per_address: 1000000, max_new_per_address: 1000000, max_total: 1000000 }
+              timeouts: { registration_seconds: 86400, idle_seconds: 86400 }
             clusters:
               - name: bench
                 description: Benchmark cluster

@@ -17,7 +17,10 @@ public final class TLSServerContext: @unchecked Sendable {
     /// The SSL_CTX*. Never mutated after init.
     let context: OpaquePointer
 
-    public init(certificateChainPath: String, privateKeyPath: String) throws {
+    /// requestClientCertificates: ask every client for a certificate (a client may send none) and
+    /// accept any it sends without chain verification: the server maps a certificate's SHA-256 to
+    /// an account itself (pinning), so bots can use self-signed certificates.
+    public init(certificateChainPath: String, privateKeyPath: String, requestClientCertificates: Bool = false) throws {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_server_method()) else {
             throw TransportError.openSSL("SSL_CTX_new")
@@ -50,6 +53,12 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             throw fail("private key \(privateKeyPath) does not match certificate \(certificateChainPath)")
+        }
+        if requestClientCertificates {
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER) { _, _ in 1 }
+            // Needed for session resumption once SSL_VERIFY_PEER is set.
+            let id = Array("partnerline".utf8)
+            _ = SSL_CTX_set_session_id_context(ctx, id, UInt32(id.count))
         }
         self.context = ctx
     }

@@ -20,6 +20,8 @@ struct Serve: ParsableCommand {
         discussion: """
             Prints `listening tls=<host>:<port>[ plain=<host>:<port>]` on stdout once it accepts connections.
             SIGINT or SIGTERM: stop accepting, flush the journals, send BYE SHUTDOWN, exit 0.
+            SIGHUP: re-read the config; the certificate and key, clusters, rooms and topics change live
+            (the log says what else changed and needs a restart).
             """
     )
 
@@ -75,6 +77,20 @@ struct Serve: ParsableCommand {
         SignalHandlers.install(log: log) {
             service.shutdown()
             Foundation.exit(0)
+        }
+        // SIGHUP: re-read the file; certificate, key, clusters and rooms change live.
+        SignalHandlers.onReload(log: log) { [config, dataDir, tlsPort, plainPort, host] in
+            do {
+                var fresh = try ServerConfig.load(path: config)
+                if let dataDir { fresh.dataDir = dataDir }
+                if let tlsPort { fresh.listen.tlsPort = tlsPort }
+                if let plainPort { fresh.listen.plainPort = plainPort }
+                if let host { fresh.listen.host = host }
+                try fresh.validate()
+                service.reload(fresh)
+            } catch {
+                log.error("reload: \(config) cannot be used, nothing changed: \(error)")
+            }
         }
         FileHandle.standardOutput.write(Data((endpoints.listeningLine + "\n").utf8))
         dispatchMain()
@@ -149,5 +165,17 @@ enum SignalHandlers {
         if registered.wait(timeout: .now() + .seconds(5)) == .timedOut {
             log.warning("signal handlers not registered after 5 s; SIGINT/SIGTERM may be missed")
         }
+    }
+
+    static func onReload(log: Logger, _ reload: @escaping @Sendable () -> Void) {
+        let queue = DispatchQueue(label: "partnerline.reload")
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        source.setEventHandler { @Sendable in
+            log.notice("SIGHUP: reloading the config")
+            reload()
+        }
+        source.resume()
+        sources.append(source)
     }
 }

@@ -53,6 +53,7 @@ final class StopFlag: @unchecked Sendable {
             journal:
               fsync: \(fsync)
               segment_max_bytes: 16384
+            \(TestConfig.relaxedProtection)
             clusters:
               - name: rural-east-midlands
                 description: Rural cluster
