@@ -42,6 +42,17 @@ import Testing
         #expect(try client.final("PING still here") == "OK PING :still here")
     }
 
+    @Test func anAdminMayReadAnyClustersHeadWithoutJoining() throws {
+        let dir = TempDir()
+        let config = TestConfig.make(dataDir: dir.path)
+        _ = try AdminTool.makeAdmin(config: config, account: "root-admin", password: "admin-password-1", organisation: "Ops")
+        let server = try InProcessServer(config)
+        let admin = try server.client()
+        #expect(try admin.final("LOGIN root-admin admin-password-1").hasPrefix("OK LOGIN account=root-admin role=admin"))
+        #expect(try admin.final("HEAD inner-city-north")
+            == "OK HEAD cluster=inner-city-north records=0 hash=\(String(repeating: "0", count: 64))")
+    }
+
     /// A whole rewritten chain passes the checksum pass of verify (every hash recomputed), but not
     /// a receipt taken before the rewrite: that is what the receipt is for.
     @Test func aReceiptCatchesARewrittenChainThatOtherwiseVerifies() throws {
