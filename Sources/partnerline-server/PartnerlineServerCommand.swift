@@ -54,17 +54,13 @@ struct Serve: ParsableCommand {
         }
         let log = Logger(label: "partnerline")
 
-        var settings: ServerConfig
+        let source = ConfigSource(path: config, dataDir: dataDir, tlsPort: tlsPort, plainPort: plainPort, host: host)
+        let settings: ServerConfig
         do {
-            settings = try ServerConfig.load(path: config)
+            settings = try source.load()
         } catch {
             throw ValidationError("\(error)")
         }
-        if let dataDir { settings.dataDir = dataDir }
-        if let tlsPort { settings.listen.tlsPort = tlsPort }
-        if let plainPort { settings.listen.plainPort = plainPort }
-        if let host { settings.listen.host = host }
-        try settings.validate()
 
         let service = PartnerlineService(config: settings, logger: log)
         let endpoints: PartnerlineService.Endpoints
@@ -79,17 +75,11 @@ struct Serve: ParsableCommand {
             Foundation.exit(0)
         }
         // SIGHUP: re-read the file; certificate, key, clusters and rooms change live.
-        SignalHandlers.onReload(log: log) { [config, dataDir, tlsPort, plainPort, host] in
+        SignalHandlers.onReload(log: log) {
             do {
-                var fresh = try ServerConfig.load(path: config)
-                if let dataDir { fresh.dataDir = dataDir }
-                if let tlsPort { fresh.listen.tlsPort = tlsPort }
-                if let plainPort { fresh.listen.plainPort = plainPort }
-                if let host { fresh.listen.host = host }
-                try fresh.validate()
-                service.reload(fresh)
+                service.reload(try source.load())
             } catch {
-                log.error("reload: \(config) cannot be used, nothing changed: \(error)")
+                log.error("reload: \(source.path) cannot be used, nothing changed: \(error)")
             }
         }
         FileHandle.standardOutput.write(Data((endpoints.listeningLine + "\n").utf8))
@@ -121,13 +111,12 @@ struct Admin: ParsableCommand {
     var dataDir: String?
 
     func run() throws {
-        var settings: ServerConfig
+        let settings: ServerConfig
         do {
-            settings = try ServerConfig.load(path: config)
+            settings = try ConfigSource(path: config, dataDir: dataDir).load()
         } catch {
             throw ValidationError("\(error)")
         }
-        if let dataDir { settings.dataDir = dataDir }
         let password = readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
         do {
             let done = try AdminTool.makeAdmin(config: settings, account: account, password: password, organisation: org)
@@ -177,5 +166,24 @@ enum SignalHandlers {
         }
         source.resume()
         sources.append(source)
+    }
+}
+
+/// The config file with the command line's overrides: read at start and again on SIGHUP.
+struct ConfigSource: Sendable {
+    var path: String
+    var dataDir: String?
+    var tlsPort: Int?
+    var plainPort: Int?
+    var host: String?
+
+    func load() throws -> ServerConfig {
+        var settings = try ServerConfig.load(path: path)
+        if let dataDir { settings.dataDir = dataDir }
+        if let tlsPort { settings.listen.tlsPort = tlsPort }
+        if let plainPort { settings.listen.plainPort = plainPort }
+        if let host { settings.listen.host = host }
+        try settings.validate()
+        return settings
     }
 }
