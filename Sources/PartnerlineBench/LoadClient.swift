@@ -269,7 +269,10 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
 
     /// A final reply to our oldest outstanding post or request.
     private func acknowledge() {
-        guard sendTimesHead < sendTimes.count else { return }
+        guard sendTimesHead < sendTimes.count else {
+            stats.acks += 1   // a paced post: counted, not timed (its delivery latency is)
+            return
+        }
         let sent = sendTimes[sendTimesHead]
         sendTimesHead += 1
         if sendTimesHead == sendTimes.count {

@@ -66,6 +66,9 @@ final class ClusterShard: @unchecked Sendable {
     private let clock: @Sendable () -> Int64
     /// The need/offer pair of the last MATCH sent to sessions outside its rooms (see `applyItemEvent`).
     private var lastDirectMatch = ""
+    /// PART records queued or in flight, per "room account": a JOIN right after a PART must store
+    /// its own record, or the PART, once durable, would end a membership the JOIN meant to keep.
+    private var pendingParts: [String: Int] = [:]
 
     init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex(), online: OnlineDirectory? = nil,
          clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
@@ -139,7 +142,8 @@ final class ClusterShard: @unchecked Sendable {
             if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
                 return completion(.failure(refusal))
             }
-            if roomState.members.contains(subscriber.accountName) {
+            if roomState.members.contains(subscriber.accountName),
+               pendingParts["\(room.room) \(subscriber.accountName)", default: 0] == 0 {
                 subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
                 completion(.success(roomState.lastSeq))
             } else {
@@ -153,6 +157,7 @@ final class ClusterShard: @unchecked Sendable {
         queue.async { [self] in
             subscribers[room.room]?[subscriber.subscriberID] = nil
             if state.room(room)?.members.contains(subscriber.accountName) == true {
+                pendingParts["\(room.room) \(subscriber.accountName)", default: 0] += 1
                 enqueue(.part(room: room, account: subscriber.accountName))
             }
         }
@@ -312,6 +317,13 @@ final class ClusterShard: @unchecked Sendable {
         })
     }
 
+    private func partSettled(_ write: Write) {
+        guard case .part(let room, let account) = write else { return }
+        let key = "\(room.room) \(account)"
+        pendingParts[key, default: 1] -= 1
+        if pendingParts[key] == 0 { pendingParts[key] = nil }
+    }
+
     private func finishBatch(_ staged: [Staged], _ result: Result<[RecordLocation], StorageError>) {
         batchInFlight = false
         switch result {
@@ -333,7 +345,7 @@ final class ClusterShard: @unchecked Sendable {
                 case .event(_, _, _, _, _, let completion), .join(_, _, let completion):
                     completion(.failure(refusal))
                 case .part:
-                    break  // presence already ended; membership stays until a later PART is stored
+                    partSettled(item.write)  // presence already ended; membership stays until a later PART is stored
                 case .items(_, _, _, let completion) where item.isLast:
                     completion(.failure(refusal))
                 case .sweep(_, let completion) where item.isLast:
@@ -368,26 +380,30 @@ final class ClusterShard: @unchecked Sendable {
             completion(.success(state.room(room)?.lastSeq ?? 0))
         case (.part, let entry):
             try? state.apply(entry)
+            partSettled(item.write)
         case (.items(_, _, _, let completion), .event(let event)):
-            applyItemEvent(event, line: item.line!)
-            if item.isLast { completion(.success(item.events)) }
+            applyItemEvent(event, line: item.line!, outbox: &outbox)
+            let events = item.events
+            if item.isLast { replies.append { completion(.success(events)) } }
         case (.moderation(_, _, let completion), let entry):
             try? state.apply(entry)
-            completion(.success(()))
+            replies.append { completion(.success(())) }
         case (.sweep(_, let completion), .event(let event)):
-            applyItemEvent(event, line: item.line!)
-            if item.isLast { completion(.success(item.events.count)) }
+            applyItemEvent(event, line: item.line!, outbox: &outbox)
+            let count = item.events.count
+            if item.isLast { replies.append { completion(.success(count)) } }
         default:
             assertionFailure("staged write and entry disagree")
         }
     }
 
-    /// Applies a durable item event and sends it to the room's subscribers; a MATCH also to the two
-    /// organisations' other sessions, a new item also to sessions watching one of its tags.
-    private func applyItemEvent(_ event: StoredEvent, line: [UInt8]) {
+    /// Applies a durable item event and queues it for the room's subscribers in the batch's outbox
+    /// (so a room's stream stays in seq order whatever else the batch holds); a MATCH also goes to
+    /// the two organisations' other sessions, a new item to sessions watching one of its tags.
+    private func applyItemEvent(_ event: StoredEvent, line: [UInt8], outbox: inout FanoutOutbox) {
         state.append(event, line: line)
+        outbox.add(room: event.room.room, line: line)
         let roomSubscribers = subscribers[event.room.room] ?? [:]
-        for subscriber in roomSubscribers.values { subscriber.deliver(line) }
         guard let online else { return }
         let already = Set(roomSubscribers.keys)
         if event.kind == "MATCH" {

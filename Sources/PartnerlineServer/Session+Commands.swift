@@ -252,16 +252,22 @@ extension Session {
     /// Stores an event and answers `OK <VERB> room=.. seq=..` once it is durable.
     func post(_ request: Request, to shard: ClusterShard, room: RoomName, actor: String, kind: String,
               fields: [(String, String)] = [], text: String?) {
+        let reply: @Sendable (Result<UInt64, DomainError>) -> [UInt8] = { result in
+            switch result {
+            case .success(let seq): request.ok([("room", room.description), ("seq", String(seq))])
+            case .failure(let error): request.err(error)
+            }
+        }
+        if Session.pipelinedVerbs.contains(request.verb) {
+            let slot = beginPipelinedPost()
+            shard.post(room: room, actor: actor, kind: kind, fields: fields, text: text) { [self] result in
+                onQueue { [self] in finishPipelinedPost(slot, reply(result)) }
+            }
+            return
+        }
         beginAsync()
         shard.post(room: room, actor: actor, kind: kind, fields: fields, text: text) { [self] result in
-            onQueue { [self] in
-                switch result {
-                case .success(let seq):
-                    finish(request.ok([("room", room.description), ("seq", String(seq))]))
-                case .failure(let error):
-                    finish(request.err(error))
-                }
-            }
+            onQueue { [self] in finish(reply(result)) }
         }
     }
 

@@ -108,7 +108,10 @@ extension Session {
     /// is told so (best effort, the BYE fits in the room kept for it) and disconnected. Other
     /// clients never wait for it: fan-out only appends to buffers.
     func sendBounded(_ bytes: [UInt8]) {
-        if isSlowConsumer(adding: bytes.count) { return cutOffSlowConsumer() }
+        if isSlowConsumer(adding: bytes.count) {
+            connection.writePendingNow()   // what the kernel takes at once is not unread
+            if isSlowConsumer(adding: bytes.count) { return cutOffSlowConsumer() }
+        }
         connection.send(bytes)
     }
 

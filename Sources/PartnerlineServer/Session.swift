@@ -38,6 +38,10 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     /// Set at shutdown: lines already read stay unanswered; the session only waits for its BYE.
     private var draining = false
 
+    /// Replies waiting behind a pipelined post, in command order (Session+Pipeline.swift).
+    private var replyQueue: [PendingReply] = []
+    private var pipelinedPosts = 0
+
     private(set) var account: Account?
     private(set) var joined: Set<RoomName> = []
 
@@ -81,6 +85,7 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     func connectionClosed(_ connection: Connection, reason: CloseReason) {
         closing = true
         waiting.removeAll()
+        replyQueue.removeAll()
         pendingCommands = 0
         stopTimer()
         if admitted { service.limiter.release(addressKey) }
@@ -109,8 +114,13 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
         guard !closing else { return }
         var total = 0
         for line in lines { total += line.count }
-        if isSlowConsumer(adding: total) { return cutOffSlowConsumer() }
-        connection.send(contentsOf: lines)
+        if !isSlowConsumer(adding: total) { return connection.send(contentsOf: lines) }
+        // A batch can be larger than the bound on its own: hand it over line by line, letting the
+        // socket take what it will, and cut off only a reader that really leaves it unread.
+        for line in lines {
+            sendBounded(line)
+            if closing { return }
+        }
     }
 
     // MARK: Server-initiated
@@ -130,6 +140,9 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     func runWaiting() {
         while !busy, !closing, !draining, waitingHead < waiting.count {
             let entry = waiting[waitingHead]
+            if !replyQueue.isEmpty, pipelinedPosts >= Session.maxPipelinedPosts || !Session.startsPipelinedPost(entry) {
+                break   // resumes when the posts before it are answered
+            }
             if case .line = entry {
                 guard takeToken() else { break }   // fake lag: wait for the bucket
                 pendingCommands -= 1
@@ -178,7 +191,34 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     }
 
     func send(_ bytes: [UInt8]) {
-        if !closing { sendBounded(bytes) }
+        guard !closing else { return }
+        if replyQueue.isEmpty {
+            sendBounded(bytes)
+        } else {
+            replyQueue.append(PendingReply(bytes))   // after the pipelined posts before it
+        }
+    }
+
+    /// A pipelined post takes its place among the replies; the command loop goes on at once.
+    func beginPipelinedPost() -> PendingReply {
+        let slot = PendingReply(nil)
+        replyQueue.append(slot)
+        pipelinedPosts += 1
+        return slot
+    }
+
+    /// The post's reply is ready: write every reply that is ready, in order, then go on.
+    func finishPipelinedPost(_ slot: PendingReply, _ bytes: [UInt8]) {
+        dispatchPrecondition(condition: .onQueue(connection.queue))
+        slot.bytes = bytes
+        pipelinedPosts -= 1
+        var ready = 0
+        while ready < replyQueue.count, let reply = replyQueue[ready].bytes {
+            if !closing { sendBounded(reply) }
+            ready += 1
+        }
+        replyQueue.removeFirst(ready)
+        runWaiting()
     }
 
     func loggedIn(as account: Account, byCertificate: Bool = false) {

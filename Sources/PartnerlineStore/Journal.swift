@@ -120,8 +120,7 @@ public final class Journal: @unchecked Sendable {
         try Posix.makeDirectories(directory)
         let directoryFD = Posix.openDirectory(directory)
         guard directoryFD >= 0 else { throw StorageError.io("cannot open directory", file: directory, errno: errno) }
-        if flock(directoryFD, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
+        if let code = lockDirectory(directoryFD) {
             Posix.close(directoryFD)
             if code == EWOULDBLOCK {
                 throw StorageError(
@@ -419,6 +418,21 @@ public final class Journal: @unchecked Sendable {
     }
 
     // MARK: Recovery
+
+    /// Takes the journal's exclusive flock, or returns the errno why not. A held lock is retried
+    /// for up to two seconds before it counts as "in use": a process forked elsewhere in this
+    /// program (a test spawning a subprocess, say) shares the lock through its copy of the
+    /// close-on-exec fd until it execs, which takes milliseconds. A real second server holds it
+    /// for good and is still refused.
+    private static func lockDirectory(_ fd: Int32) -> Int32? {
+        for attempt in 0..<20 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 { return nil }
+            let code = errno
+            guard code == EWOULDBLOCK, attempt < 19 else { return code }
+            usleep(100_000)
+        }
+        return EWOULDBLOCK
+    }
 
     private struct Recovered {
         var report: RecoveryReport

@@ -32,6 +32,9 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("server-binary"), help: "The partnerline-server executable to start.")
     var serverBinary: String?
 
+    @Option(name: .customLong("server-fsync"), help: "fsync policy of the server the bench starts (fanout, rooms, scale, history).")
+    var serverFsync: String = "batch"
+
     @Option(help: "Measured seconds per row (max 120).")
     var seconds: Double = 5
 
@@ -63,6 +66,8 @@ struct CommonOptions: ParsableArguments {
             settings.target = (host, port, serverPID)
         }
         if let serverBinary { settings.serverBinary = serverBinary }
+        guard ["always", "batch", "os"].contains(serverFsync) else { throw ValidationError("--server-fsync: always, batch or os") }
+        settings.fsync = serverFsync
         settings.seconds = seconds
         settings.warmupSeconds = warmup
         settings.messageBytes = messageBytes
@@ -94,8 +99,9 @@ func sizes(_ text: String, _ name: String) throws -> [Int] {
 
 func commandLine() -> String { CommandLine.arguments.dropFirst().joined(separator: " ") }
 
-/// Row tags keep names of consecutive rows apart (an IRC server may still hold the last row's nicks).
-func rowTag(_ base: Character, _ index: Int) -> String { "\(base)\(index)x" }
+/// Row tags keep names of rows and of runs apart (an IRC server may still hold the last run's nicks
+/// for a moment): scenario letter, this process's id, row number.
+func rowTag(_ base: Character, _ index: Int) -> String { "\(base)\(getpid() % 10_000)x\(index)x" }
 
 struct Fanout: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "(a) N clients in one room, K senders, W posts outstanding each.")

@@ -54,17 +54,13 @@ struct Serve: ParsableCommand {
         }
         let log = Logger(label: "partnerline")
 
-        var settings: ServerConfig
+        let source = ConfigSource(path: config, dataDir: dataDir, tlsPort: tlsPort, plainPort: plainPort, host: host)
+        let settings: ServerConfig
         do {
-            settings = try ServerConfig.load(path: config)
+            settings = try source.load()
         } catch {
             throw ValidationError("\(error)")
         }
-        if let dataDir { settings.dataDir = dataDir }
-        if let tlsPort { settings.listen.tlsPort = tlsPort }
-        if let plainPort { settings.listen.plainPort = plainPort }
-        if let host { settings.listen.host = host }
-        try settings.validate()
 
         let service = PartnerlineService(config: settings, logger: log)
         let endpoints: PartnerlineService.Endpoints
@@ -79,17 +75,11 @@ struct Serve: ParsableCommand {
             Foundation.exit(0)
         }
         // SIGHUP: re-read the file; certificate, key, clusters and rooms change live.
-        SignalHandlers.onReload(log: log) { [config, dataDir, tlsPort, plainPort, host] in
+        SignalHandlers.onReload(log: log) {
             do {
-                var fresh = try ServerConfig.load(path: config)
-                if let dataDir { fresh.dataDir = dataDir }
-                if let tlsPort { fresh.listen.tlsPort = tlsPort }
-                if let plainPort { fresh.listen.plainPort = plainPort }
-                if let host { fresh.listen.host = host }
-                try fresh.validate()
-                service.reload(fresh)
+                service.reload(try source.load())
             } catch {
-                log.error("reload: \(config) cannot be used, nothing changed: \(error)")
+                log.error("reload: \(source.path) cannot be used, nothing changed: \(error)")
             }
         }
         FileHandle.standardOutput.write(Data((endpoints.listeningLine + "\n").utf8))
@@ -101,8 +91,9 @@ struct Admin: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Make an account an admin, on a stopped server's data dir.",
         discussion: """
-            Creates the account as an admin if it does not exist (its password is read from the first line of
+            Creates the account as an admin if it does not exist (its password is read from the first line of \
             standard input), or grants admin to an existing account. Refused while a server runs on the data dir.
+
             Example: echo 'a-long-password' | partnerline-server admin ops-team --org "Cluster operations"
             """
     )
@@ -120,13 +111,12 @@ struct Admin: ParsableCommand {
     var dataDir: String?
 
     func run() throws {
-        var settings: ServerConfig
+        let settings: ServerConfig
         do {
-            settings = try ServerConfig.load(path: config)
+            settings = try ConfigSource(path: config, dataDir: dataDir).load()
         } catch {
             throw ValidationError("\(error)")
         }
-        if let dataDir { settings.dataDir = dataDir }
         let password = readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
         do {
             let done = try AdminTool.makeAdmin(config: settings, account: account, password: password, organisation: org)
@@ -143,8 +133,12 @@ struct Admin: ParsableCommand {
 enum SignalHandlers {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
+    /// Returns once both sources are registered. A source registers asynchronously after `resume()`,
+    /// and a signal that arrives in between, while the disposition is SIG_IGN, is lost: a SIGTERM
+    /// sent right after the `listening` line (as tests and service managers do) was then never seen.
     static func install(log: Logger, onStop: @escaping @Sendable () -> Void) {
         let queue = DispatchQueue(label: "partnerline.signals")
+        let registered = DispatchGroup()
         for signalNumber in [SIGINT, SIGTERM] {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
@@ -152,8 +146,13 @@ enum SignalHandlers {
                 log.notice("signal \(signalNumber): shutting down")
                 onStop()
             }
+            registered.enter()
+            source.setRegistrationHandler { @Sendable in registered.leave() }
             source.resume()
             sources.append(source)
+        }
+        if registered.wait(timeout: .now() + .seconds(5)) == .timedOut {
+            log.warning("signal handlers not registered after 5 s; SIGINT/SIGTERM may be missed")
         }
     }
 
@@ -167,5 +166,24 @@ enum SignalHandlers {
         }
         source.resume()
         sources.append(source)
+    }
+}
+
+/// The config file with the command line's overrides: read at start and again on SIGHUP.
+struct ConfigSource: Sendable {
+    var path: String
+    var dataDir: String?
+    var tlsPort: Int?
+    var plainPort: Int?
+    var host: String?
+
+    func load() throws -> ServerConfig {
+        var settings = try ServerConfig.load(path: path)
+        if let dataDir { settings.dataDir = dataDir }
+        if let tlsPort { settings.listen.tlsPort = tlsPort }
+        if let plainPort { settings.listen.plainPort = plainPort }
+        if let host { settings.listen.host = host }
+        try settings.validate()
+        return settings
     }
 }

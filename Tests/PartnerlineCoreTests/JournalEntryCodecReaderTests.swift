@@ -13,7 +13,7 @@ struct JournalEntryCodecReaderTests {
     }
 
     @Test func readerAgreesWithDecodableForEveryField() throws {
-        let payload = #"{"account":"a","actor":"b","fields":[["k","v"]],"hash":"h","invite":"i","kind":"K","org":"o","role":"r","room":"c/d","seq":9,"text":"t","time":-3,"type":"event","future":"ignored"}"#
+        let payload = #"{"account":"a","actor":"b","by":"y","cluster":"c","fields":[["k","v"]],"hash":"h","invite":"i","kind":"K","org":"o","policy":"p","role":"r","room":"c/d","seq":9,"text":"t","time":-3,"type":"event","future":"ignored"}"#
         let fast = try JournalEntryCodec.Wire(flat: FlatJSON.parseObject(Array(payload.utf8)))
         let slow = try JSONDecoder().decode(JournalEntryCodec.Wire.self, from: Data(payload.utf8))
         #expect(try FlatJSON.encode(fast) == FlatJSON.encode(slow))

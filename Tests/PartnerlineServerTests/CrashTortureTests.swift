@@ -79,7 +79,8 @@ final class StopFlag: @unchecked Sendable {
         let configPath = Self.config(in: dir.path, dataDir: dataDir, fsync: fsync)
         let ledger = Ledger()
         var generator = SystemRandomNumberGenerator()
-        let kills = 4
+        // A longer soak: PARTNERLINE_TORTURE_KILLS=100 swift test --filter CrashTortureTests
+        let kills = ProcessInfo.processInfo.environment["PARTNERLINE_TORTURE_KILLS"].flatMap { Int($0) } ?? 4
 
         for round in 0...kills {
             let server = try ServerProcess(config: configPath, logDir: dir.path)

@@ -16,9 +16,6 @@ import Testing
         return config
     }
 
-    /// Replies without their EV lines' times, which differ between a live reply and nothing else.
-    static func lines(_ client: TestClient, _ command: String) throws -> [String] { try client.send(command) }
-
     @Test func theScriptedCoordinationSessionSurvivesARestart() throws {
         let dir = TempDir()
         let config = try Self.setUp(dir)
@@ -170,5 +167,73 @@ import Testing
         _ = try outsider.send("WATCH tags=minibus")
         _ = try poster.send("NEED \(Self.purchasing) Another minibus")
         #expect(try outsider.send("PING x") == ["OK PING :x"])
+    }
+}
+
+/// Item events share group-committed batches with SAYs from other connections; every member must
+/// still see one stream per room in seq order.
+@Suite struct ItemsOrderingTests {
+    @Test func itemEventsAndSaysFromConcurrentPostersArriveInSeqOrder() throws {
+        let dir = TempDir()
+        let server = try InProcessServer(TestConfig.make(dataDir: dir.path))
+        let room = "rural-east-midlands/purchasing"
+        let observer = try server.client()
+        try observer.login("observer-org")
+        _ = try observer.send("JOIN \(room)")
+        var posters: [TestClient] = []
+        for name in ["sayer-org", "needer-org", "offerer-org"] {
+            let client = try server.client()
+            try client.login(name)
+            _ = try client.send("JOIN \(room)")
+            posters.append(client)
+        }
+        let count = 40
+        // Each poster sends all its lines at once, so the shard sees them interleaved.
+        try posters[0].connection.send(raw: Array((1...count).map { "SAY \(room) note \($0)\n" }.joined().utf8))
+        try posters[1].connection.send(raw: Array((1...count).map { "NEED \(room) tags=van Van \($0)\n" }.joined().utf8))
+        try posters[2].connection.send(raw: Array((1...count).map { "OFFER \(room) tags=van Van \($0)\n" }.joined().utf8))
+        for poster in posters {
+            var oks = 0
+            while oks < count {
+                let line = try poster.readLine()
+                if line.hasPrefix("OK ") { oks += 1 } else if line.hasPrefix("ERR ") { Issue.record("\(line)"); oks += 1 }
+            }
+        }
+        // Live EVs that arrived meanwhile come first and untagged; the tagged reply says the last seq.
+        let reply = try observer.send("@h HISTORY \(room) limit=1")
+        let newest = try #require(reply.first { $0.hasPrefix("@h EV ") })
+        let last = try #require(Int(newest.split(separator: " ")[3]))
+        var seqs = reply.filter { $0.hasPrefix("EV ") }.map { Int($0.split(separator: " ")[2])! }
+        while seqs.count < last {
+            let line = try observer.readLine()
+            guard line.hasPrefix("EV ") else { continue }
+            seqs.append(Int(line.split(separator: " ")[2])!)
+        }
+        #expect(seqs == Array(1...last), "the observer's stream is in seq order without gaps")
+        #expect(last > 3 * count, "MATCH events were stored too")
+    }
+}
+
+/// Membership is what the journal says after JOIN, PART, JOIN sent back to back.
+@Suite struct MembershipRaceTests {
+    @Test func aJoinRightAfterAPartKeepsTheMembership() throws {
+        let dir = TempDir()
+        let config = TestConfig.make(dataDir: dir.path)
+        let room = "rural-east-midlands/general"
+        do {
+            let server = try InProcessServer(config)
+            let client = try server.client()
+            try client.login("boston-mind")
+            for _ in 1...20 {
+                try client.connection.send(raw: Array("JOIN \(room)\nPART \(room)\nJOIN \(room)\n".utf8))
+                for _ in 1...3 { _ = try client.readReply() }
+                #expect(try client.send("WHO \(room)") == ["* MEMBER boston-mind online=yes :Org boston-mind", "OK WHO room=\(room) count=1"])
+            }
+            server.stop()
+        }
+        let server = try InProcessServer(config)
+        let client = try server.client()
+        try client.login("lincoln-aid")
+        #expect(try client.send("WHO \(room)").first == "* MEMBER boston-mind online=no :Org boston-mind")
     }
 }

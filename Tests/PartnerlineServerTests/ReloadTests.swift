@@ -87,7 +87,9 @@ import Testing
         #expect(try old.final("PING still here") == "OK PING :still here")
         let said = try old.send("SAY rural-east-midlands/general after the reload")
         #expect(said.last?.hasPrefix("OK SAY room=rural-east-midlands/general seq=") == true)
-        // Rooms, clusters and topics changed live.
+        // Rooms, clusters and topics changed live. The certificate is swapped first; wait for the
+        // reload to report the rest (it logs when it is done).
+        #expect(Self.eventually { server.log.contains("reload: new cluster coastal-east") })
         let client = try #require(newcomer)
         try client.login("lincoln-aid")
         let rooms = try client.send("ROOMS")

@@ -100,21 +100,7 @@ final class InProcessServer: @unchecked Sendable {
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
         if let clock { service.clock = clock }
         if let adjustJournal { service.adjustJournalOptions = adjustJournal }
-        endpoints = try Self.start(service)
-    }
-
-    /// Starts the service. A restart in the same test can briefly find the data dir still locked:
-    /// a subprocess another test spawns at that moment holds a copy of the journal's (close-on-exec)
-    /// directory fd between its fork and exec, and with it the flock. Wait that out.
-    private static func start(_ service: PartnerlineService) throws -> PartnerlineService.Endpoints {
-        for _ in 0..<50 {
-            do {
-                return try service.start()
-            } catch is DataDirectoryInUse {
-                Thread.sleep(forTimeInterval: 0.1)
-            }
-        }
-        return try service.start()
+        endpoints = try service.start()
     }
 
     var tlsPort: Int { endpoints.tls.port }
