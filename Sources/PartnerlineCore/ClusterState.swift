@@ -3,7 +3,7 @@ import PartnerlineProtocol
 /// A cluster's rooms, rebuilt by folding its journal. Pure; no I/O.
 public struct ClusterState: Sendable {
     public let name: String
-    public let description: String
+    public private(set) var description: String
     public private(set) var rooms: [String: RoomState] = [:]
     /// Rooms in configured order (rooms found only in the journal follow, in order of appearance).
     public private(set) var roomOrder: [String] = []
@@ -65,6 +65,28 @@ public struct ClusterState: Sendable {
     /// Adds a live event whose line was already encoded for fan-out.
     public mutating func appendEncoded(room: RoomName, seq: UInt64, timeMillis: Int64, line: [UInt8]) {
         rooms[room.room]?.append(seq: seq, timeMillis: timeMillis, line: line)
+    }
+
+    /// Applies a changed config live: a new description, new rooms, new topics. Rooms missing from
+    /// the new definition stay (their history is in the journal); the caller says so. Returns what changed.
+    public mutating func reconfigure(_ definition: ClusterDefinition) -> [String] {
+        var changes: [String] = []
+        if definition.description != description {
+            description = definition.description
+            changes.append("description of \(name)")
+        }
+        for room in definition.rooms {
+            if let existing = rooms[room.name] {
+                if existing.topic != room.topic {
+                    rooms[room.name]?.topic = room.topic
+                    changes.append("topic of \(name)/\(room.name)")
+                }
+            } else {
+                addRoom(room.name, topic: room.topic)
+                changes.append("new room \(name)/\(room.name)")
+            }
+        }
+        return changes
     }
 
     public func isMuted(_ account: String, in room: RoomName) -> Bool {

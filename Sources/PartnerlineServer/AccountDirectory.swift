@@ -182,6 +182,11 @@ final class AccountDirectory: @unchecked Sendable {
         }
     }
 
+    /// The account, if it exists (client-certificate LOGIN: no password to check).
+    func existingAccount(named account: String, completion: @escaping @Sendable (Account?) -> Void) {
+        queue.async { [self] in completion(registry.account(named: account)) }
+    }
+
     private func release(_ account: String, _ invite: String?) {
         reservedNames.remove(account)
         if let invite { reservedInvites.remove(invite) }

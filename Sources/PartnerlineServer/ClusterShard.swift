@@ -114,6 +114,11 @@ final class ClusterShard: @unchecked Sendable {
         }
     }
 
+    /// Applies a reloaded definition (new rooms, topics, description); replies with what changed.
+    func reconfigure(_ definition: ClusterDefinition, reply: @escaping @Sendable ([String]) -> Void) {
+        queue.async { [self] in reply(state.reconfigure(definition)) }
+    }
+
     // MARK: Writes
 
     /// Stores an event; `completion` gets its seq once durable, after it was fanned out to subscribers.

@@ -21,10 +21,8 @@ struct HistoryIndex: Sendable {
     mutating func note(room: String, seq: UInt64, at location: RecordLocation) {
         guard seq >= 1, (seq - 1) % stride == 0 else { return }
         let slot = Int((seq - 1) / stride)
-        var list = entries[room, default: []]
-        guard slot == list.count else { return }  // already noted (or a gap, which replay refuses)
-        list.append(location)
-        entries[room] = list
+        guard slot == entries[room]?.count ?? 0 else { return }  // already noted (or a gap, which replay refuses)
+        entries[room, default: []].append(location)  // in place: no copy of the room's list
     }
 
     /// The indexed event nearest at or below `seq`: where to start reading for it.

@@ -25,13 +25,17 @@ public final class PartnerlineService: @unchecked Sendable {
         }
     }
 
-    private let config: ServerConfig
-    private let log: Logger
+    /// As started, then as reloaded (clusters and certificate paths; see reload).
+    var config: ServerConfig
+    let log: Logger
     private let registry = SessionRegistry()
-    private(set) var context: ServiceContext?
-    private var listeners: [Listener] = []
+    var context: ServiceContext?
+    /// The TLS listener first.
+    var listeners: [Listener] = []
     private var accountJournal: Journal?
-    private var clusterJournals: [Journal] = []
+    var clusterJournals: [Journal] = []
+    /// Serialises reloads (SIGHUP) with each other and with shutdown.
+    let reloadLock = NSLock()
     /// Whether a plaintext peer may send credentials. Loopback only; tests replace it to see the
     /// refusal without a second host.
     var peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool = { $0.isLoopback }
@@ -70,10 +74,7 @@ public final class PartnerlineService: @unchecked Sendable {
 
         let dataDir = config.dataDir
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        var options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
-                                     maxBatchRecords: config.journal.maxBatchRecords,
-                                     segmentMaxBytes: config.journal.segmentMaxBytes)
-        adjustJournalOptions(&options)
+        let options = journalOptions
 
         var registry = AccountRegistry()
         let (accountJournal, accountReport) = try openJournal(DataDirectory.accountsPath(dataDir), options) { payload, _ in
@@ -86,18 +87,7 @@ public final class PartnerlineService: @unchecked Sendable {
         let itemIndex = ItemIndex()
         let online = OnlineDirectory()
         for definition in config.clusterDefinitions {
-            var state = ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
-            var index = HistoryIndex()
-            let (journal, recovery) = try openJournal(DataDirectory.clusterPath(dataDir, cluster: definition.name), options) { payload, location in
-                let entry = try JournalEntryCodec.decode(payload)
-                try state.apply(entry)
-                if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
-            }
-            report(recovery, journal: definition.name)
-            clusterJournals.append(journal)
-            let shard = ClusterShard(state: state, journal: journal, index: index, online: online, clock: clock)
-            itemIndex.seed(cluster: definition.name, book: shard.replayedItems)
-            shards.append(shard)
+            shards.append(try openShard(definition, online: online, itemIndex: itemIndex))
         }
 
         let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
@@ -114,8 +104,16 @@ public final class PartnerlineService: @unchecked Sendable {
         let queues = IOQueuePool()
         let onConnection: @Sendable (Connection) -> Void = { [registry = self.registry] connection in
             let session = Session(connection: connection, service: context)
+            if let refusal = context.limiter.admit(session.addressKey) {
+                // Told why after the handshake (BYE TOO_MANY_CONNECTIONS), within the handshake timeout.
+                session.refusal = refusal
+                context.log.notice("connection refused: \(refusal.message)", metadata: ["peer": "\(connection.peer)"])
+            } else {
+                session.admitted = true
+            }
             connection.handler = session
             registry.add(session)
+            session.startTimer()
             connection.start()
         }
         let tlsListener = try Listener(host: config.listen.host, port: config.listen.tlsPort, tls: tlsContext, queues: queues,
@@ -130,18 +128,19 @@ public final class PartnerlineService: @unchecked Sendable {
             log.notice("plaintext listener on \(plain.localHost):\(plain.localPort); LOGIN and REGISTER over it only from loopback")
         }
         for listener in listeners { listener.start() }
-        startSweeping(shards)
+        startSweeping(context)
         return endpoints
     }
 
     /// Expiry and reminders: every `items.sweep_interval_seconds`, each shard posts what is due.
-    private func startSweeping(_ shards: [ClusterShard]) {
+    private func startSweeping(_ context: ServiceContext) {
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "partnerline.sweep"))
         let interval = config.items.sweepIntervalSeconds
         let days = config.items.reminderDays
         timer.schedule(deadline: .now() + .seconds(interval), repeating: .seconds(interval))
         timer.setEventHandler { @Sendable in
-            for shard in shards { shard.sweep(reminderDays: days) { _ in } }
+            // context.shards, not a copy: a cluster added by a reload is swept too.
+            for shard in context.shards { shard.sweep(reminderDays: days) { _ in } }
         }
         timer.resume()
         sweepTimer = timer
@@ -167,6 +166,8 @@ public final class PartnerlineService: @unchecked Sendable {
     /// to every client, and closes the journals. Blocks until done (or a few seconds at most
     /// for clients that do not read their goodbye).
     public func shutdown() {
+        reloadLock.lock()
+        defer { reloadLock.unlock() }
         sweepTimer?.cancel()
         for listener in listeners { listener.stop() }
         let sessions = registry.all
@@ -184,6 +185,30 @@ public final class PartnerlineService: @unchecked Sendable {
         clusterJournals.forEach { $0.close() }
         accountJournal?.close()
         log.info("journals flushed; stopped")
+    }
+
+    var journalOptions: JournalOptions {
+        var options = JournalOptions(policy: config.journal.fsync, batchWindowMicros: config.journal.batchWindowMicros,
+                                     maxBatchRecords: config.journal.maxBatchRecords,
+                                     segmentMaxBytes: config.journal.segmentMaxBytes)
+        adjustJournalOptions(&options)
+        return options
+    }
+
+    /// Replays a cluster's journal into a new shard (at start, and for a cluster added by a reload).
+    func openShard(_ definition: ClusterDefinition, online: OnlineDirectory, itemIndex: ItemIndex) throws -> ClusterShard {
+        var state = ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
+        var index = HistoryIndex()
+        let (journal, recovery) = try openJournal(DataDirectory.clusterPath(config.dataDir, cluster: definition.name), journalOptions) { payload, location in
+            let entry = try JournalEntryCodec.decode(payload)
+            try state.apply(entry)
+            if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
+        }
+        report(recovery, journal: definition.name)
+        clusterJournals.append(journal)
+        let shard = ClusterShard(state: state, journal: journal, index: index, online: online, clock: clock)
+        itemIndex.seed(cluster: definition.name, book: shard.replayedItems)
+        return shard
     }
 
     /// Opens one journal; a journal locked by another process means another server owns this data
@@ -204,9 +229,11 @@ public final class PartnerlineService: @unchecked Sendable {
         log.info("journal \(journal): \(recovery.records) records, head \(recovery.headHashHex.prefix(16))")
     }
 
-    private func loadCertificate() throws -> TLSServerContext {
+    func loadCertificate() throws -> TLSServerContext {
+        let requestClientCertificates = !config.tls.clientCertificates.isEmpty
         if let certificate = config.tls.certificate, let key = config.tls.privateKey {
-            return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key)
+            return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key,
+                                        requestClientCertificates: requestClientCertificates)
         }
         let certificate = "\(config.dataDir)/tls/self-signed.crt"
         let key = "\(config.dataDir)/tls/self-signed.key"
@@ -218,7 +245,8 @@ public final class PartnerlineService: @unchecked Sendable {
         } else {
             log.notice("no certificate configured: using the self-signed one at \(certificate)")
         }
-        return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key)
+        return try TLSServerContext(certificateChainPath: certificate, privateKeyPath: key,
+                                    requestClientCertificates: requestClientCertificates)
     }
 }
 

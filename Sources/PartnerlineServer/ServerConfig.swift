@@ -39,14 +39,19 @@ public struct ServerConfig: Sendable, Codable, Equatable {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             certificate = try c.decodeIfPresent(String.self, forKey: .certificate) ?? nil
             privateKey = try c.decodeIfPresent(String.self, forKey: .privateKey) ?? nil
+            clientCertificates = try c.decodeIfPresent([ClientCertificate].self, forKey: .clientCertificates) ?? []
         }
 
         /// PEM certificate chain and key. When both are nil the server makes a self-signed pair under
         /// `<data_dir>/tls/` on first start and reuses it afterwards.
         public var certificate: String?
         public var privateKey: String?
+        /// Client certificates mapped to accounts; when empty the server asks for none.
+        public var clientCertificates: [ClientCertificate] = []
 
-        enum CodingKeys: String, CodingKey { case certificate, privateKey = "private_key" }
+        enum CodingKeys: String, CodingKey {
+            case certificate, privateKey = "private_key", clientCertificates = "client_certificates"
+        }
     }
 
     public struct Registration: Sendable, Codable, Equatable {
@@ -208,10 +213,11 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public var limits = Limits()
     public var items = Items()
     public var clusters: [Cluster] = []
+    public var protection = Protection()
 
     enum CodingKeys: String, CodingKey {
         case serverName = "server_name", dataDir = "data_dir", listen, tls, registration, passwords, journal
-        case limits, clusters, items
+        case limits, clusters, items, protection
     }
 
     public init() {}
@@ -227,6 +233,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         journal = try c.decodeIfPresent(Journal.self, forKey: .journal) ?? journal
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? limits
         clusters = try c.decodeIfPresent([Cluster].self, forKey: .clusters) ?? clusters
+        protection = try c.decodeIfPresent(Protection.self, forKey: .protection) ?? protection
         items = try c.decodeIfPresent(Items.self, forKey: .items) ?? items
     }
 
@@ -290,6 +297,15 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         guard journal.segmentMaxBytes >= 4096, journal.maxBatchRecords >= 1,
               (0...1_000_000).contains(journal.batchWindowMicros), journal.historyWindow >= 1 else {
             throw ConfigError("journal: segment_max_bytes >= 4096, max_batch_records >= 1, batch_window_micros 0-1000000, history_window >= 1")
+        }
+        try protection.validate(maxQueuedCommands: limits.maxQueuedCommands)
+        for mapping in tls.clientCertificates {
+            guard mapping.normalizedFingerprint.count == 64 else {
+                throw ConfigError("tls.client_certificates: '\(mapping.sha256)' is not a SHA-256 fingerprint (64 hex digits)")
+            }
+            guard Names.isValidAccount(mapping.account) else {
+                throw ConfigError("tls.client_certificates: '\(mapping.account)' is not an account name")
+            }
         }
     }
 

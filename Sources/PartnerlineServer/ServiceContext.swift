@@ -6,20 +6,31 @@ import PartnerlineProtocol
 import PartnerlineTransport
 
 /// What every session shares: the config, the parser, the accounts and the cluster shards.
-/// Immutable once the service has started.
-final class ServiceContext: Sendable {
+/// Immutable once the service has started, except the shards: a config reload may add clusters.
+final class ServiceContext: @unchecked Sendable {
     static let defaultHistoryLimit = 50
     static let maxHistoryLimit = 500
 
     let config: ServerConfig
     let parser: CommandParser
     let accounts: AccountDirectory
-    /// In configured order.
-    let shards: [ClusterShard]
-    private let shardsByName: [String: ClusterShard]
+    private let shardsLock = NSLock()
+    private var shardList: [ClusterShard]
+    private var shardsByName: [String: ClusterShard]
+    /// In configured order (clusters added by a reload follow).
+    var shards: [ClusterShard] {
+        shardsLock.lock()
+        defer { shardsLock.unlock() }
+        return shardList
+    }
     let log: Logger
     private let registry: SessionRegistry
     let peerIsTrustedForPlaintext: @Sendable (PeerAddress) -> Bool
+    let limiter: ConnectionLimiter
+    let loginThrottle: SharedLoginThrottle
+    let sessionTimeouts: SessionClock.Timeouts
+    /// Client certificate SHA-256 (lower-case hex) -> the account it may LOGIN as.
+    let certificateAccounts: [String: String]
     /// Server-wide item ids and the cluster of each item.
     let itemIndex: ItemIndex
     /// Logged-in sessions by account, with their watched tags.
@@ -38,13 +49,37 @@ final class ServiceContext: Sendable {
         self.config = config
         parser = CommandParser(grammar: .v1)
         self.accounts = accounts
-        self.shards = shards
+        shardList = shards
         shardsByName = Dictionary(uniqueKeysWithValues: shards.map { ($0.name, $0) })
         self.log = log
         self.registry = registry
+        let protection = config.protection
+        limiter = ConnectionLimiter(ConnectionLimits(
+            maxPerAddress: protection.connections.maxPerAddress, maxNewPerAddress: protection.connections.maxNewPerAddress,
+            windowSeconds: protection.connections.newWindowSeconds, maxTotal: protection.connections.maxTotal))
+        loginThrottle = SharedLoginThrottle(LoginThrottle(
+            maxFailuresPerAccount: protection.logins.maxFailuresPerAccount,
+            maxFailuresPerAddress: protection.logins.maxFailuresPerAddress, windowSeconds: protection.logins.windowSeconds))
+        sessionTimeouts = SessionClock.Timeouts(
+            handshake: protection.timeouts.handshakeSeconds, registration: protection.timeouts.registrationSeconds,
+            idle: protection.timeouts.idleSeconds, pingTimeout: protection.timeouts.pingTimeoutSeconds)
+        certificateAccounts = Dictionary(config.tls.clientCertificates.map { ($0.normalizedFingerprint, $0.account) },
+                                         uniquingKeysWith: { first, _ in first })
     }
 
-    func shard(_ cluster: String) -> ClusterShard? { shardsByName[cluster] }
+    func shard(_ cluster: String) -> ClusterShard? {
+        shardsLock.lock()
+        defer { shardsLock.unlock() }
+        return shardsByName[cluster]
+    }
+
+    /// A cluster added by a config reload.
+    func addShard(_ shard: ClusterShard) {
+        shardsLock.lock()
+        shardList.append(shard)
+        shardsByName[shard.name] = shard
+        shardsLock.unlock()
+    }
 
     /// Asks each shard for its summary and answers with all of them, in the order given.
     func summaries(of shards: [ClusterShard], reply: @escaping @Sendable ([ClusterShard.Summary]) -> Void) {
@@ -62,6 +97,7 @@ final class ServiceContext: Sendable {
     /// Asks every shard the same question about its items and answers with the answers in shard order.
     func askEveryShard<T: Sendable>(_ question: @escaping @Sendable (ItemBook, ClusterState) -> T,
                                     reply: @escaping @Sendable ([T]) -> Void) {
+        let shards = self.shards   // one snapshot: a reload may add a cluster meanwhile
         let collector = Collector<T>(count: shards.count, reply: reply)
         for (index, shard) in shards.enumerated() {
             shard.readItems(question) { collector.set(index, $0) }

@@ -106,20 +106,35 @@ extension Session {
         if let account {
             return send(request.err(.invalidState, "already logged in as \(account.name)"))
         }
+        let name = request.arguments[0]
+        if let block = service.loginThrottle.check(account: name, address: addressKey) {
+            return send(request.err(.rateLimited, "too many failed logins for \(block.what); try again in \(block.retryAfterSeconds) s"))
+        }
+        if request.arguments[1] == Session.certificatePassword {
+            return loginByCertificate(request, account: name)
+        }
         beginAsync()
-        service.accounts.login(account: request.arguments[0], password: request.arguments[1]) { [self] result in
+        service.accounts.login(account: name, password: request.arguments[1]) { [self] result in
             onQueue { [self] in
-                switch result {
-                case .success(let account):
-                    loggedIn(as: account)
-                    service.online.add(self)
-                    let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
-                    finish(request.ok([("account", account.name), ("role", role.rawValue)]))
-                case .failure(let error):
-                    service.log.notice("failed login", metadata: ["account": "\(request.arguments[0])", "peer": "\(connection.peer)"])
-                    finish(request.err(error))
-                }
+                loginFinished(request, result, byCertificate: false)
             }
+        }
+    }
+
+    func loginFinished(_ request: Request, _ result: Result<Account, DomainError>, byCertificate: Bool) {
+        let name = request.arguments[0]
+        switch result {
+        case .success(let account):
+            service.loginThrottle.recordSuccess(account: name)
+            loggedIn(as: account, byCertificate: byCertificate)
+            service.online.add(self)
+            let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
+            if role == .bot { useBotRate() }
+            finish(request.ok([("account", account.name), ("role", role.rawValue)]))
+        case .failure(let error):
+            service.loginThrottle.recordFailure(account: name, address: addressKey)
+            service.log.notice("failed login", metadata: ["account": "\(name)", "peer": "\(connection.peer)"])
+            finish(request.err(error))
         }
     }
 

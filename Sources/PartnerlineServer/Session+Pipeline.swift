@@ -22,6 +22,12 @@ extension Session {
     static let maxPipelinedPosts = 64
 
     /// True when `line`'s verb (after an optional `@tag `) is one of `pipelinedVerbs`.
+    /// A waiting entry that may start while earlier posts wait (a refused one waits its turn).
+    static func startsPipelinedPost(_ entry: Waiting) -> Bool {
+        guard case .line(let line) = entry else { return false }
+        return startsPipelinedVerb(line)
+    }
+
     static func startsPipelinedVerb(_ line: FramedLine) -> Bool {
         guard case .line(let bytes) = line else { return false }
         var start = 0

@@ -6,14 +6,35 @@ import PartnerlineTransport
 /// One client's conversation: framing, parsing, login state, joined rooms and replies.
 /// Confined to its connection's queue. Commands run one at a time, so every reply goes out in
 /// command order; lines that arrive meanwhile wait (up to `maxQueuedCommands`).
+/// Session+Protection.swift holds its limits: fake lag, timeouts, slow consumers.
 final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
+    /// A line waiting for its turn, or one refused by flood control (answered ERR RATE_LIMITED
+    /// in its turn, so replies stay in command order).
+    enum Waiting {
+        case line(FramedLine)
+        case refused(tag: String?, verb: String)
+    }
+
     let connection: Connection
     let service: ServiceContext
     private var framer: LineFramer
-    private var waiting: [FramedLine] = []
+    private var waiting: [Waiting] = []
     private var waitingHead = 0
+    /// `.line` entries in `waiting` not yet handled: each will take a token.
+    var pendingCommands = 0
+    var bucket: TokenBucket
+    var clock: SessionClock
+    var timer: DispatchSourceTimer?
+    var lagWakeScheduled = false
+    let addressKey: AddressKey
+    /// Set when connection limits refused this connection: it only gets a BYE.
+    var refusal: ConnectionLimits.Refusal?
+    /// Whether the connection limiter counts this connection (released when it closes).
+    var admitted = false
+    /// SHA-256 (lower-case hex) of the client certificate, read once after the handshake.
+    var clientCertificateFingerprint: String?
     private var busy = false
-    private var closing = false
+    private(set) var closing = false
     /// Set at shutdown: lines already read stay unanswered; the session only waits for its BYE.
     private var draining = false
 
@@ -32,18 +53,29 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
         self.connection = connection
         self.service = service
         framer = LineFramer(maxLineLength: service.config.limits.maxLineLength)
+        let now = MonotonicClock.seconds()
+        let flood = service.config.protection.flood
+        bucket = TokenBucket(burst: flood.burst, ratePerSecond: flood.ratePerSecond, now: now)
+        clock = SessionClock(timeouts: service.sessionTimeouts, now: now)
+        addressKey = AddressKey(host: connection.peer.host)
     }
 
     // MARK: ConnectionHandler
 
     func connectionReady(_ connection: Connection) {
+        clock.ready(now: MonotonicClock.seconds())
+        if let refusal {
+            return disconnect(code: "TOO_MANY_CONNECTIONS", text: refusal.message)
+        }
+        clientCertificateFingerprint = connection.peerCertificateSHA256Hex()
         connection.send(ServerLine.hello(serverName: service.config.serverName,
                                          text: "Partnerline coordination server. Type HELP."))
     }
 
     func connection(_ connection: Connection, didReceive bytes: UnsafeRawBufferPointer) {
         guard !closing else { return }
-        framer.feed(bytes) { line in waiting.append(line) }
+        clock.heard(now: MonotonicClock.seconds())
+        framer.feed(bytes) { line in waiting.append(admit(line)) }
         if waiting.count - waitingHead > service.config.limits.maxQueuedCommands {
             return disconnect(code: "RATE_LIMITED", text: "more than \(service.config.limits.maxQueuedCommands) commands waiting for replies")
         }
@@ -54,6 +86,12 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
         closing = true
         waiting.removeAll()
         replyQueue.removeAll()
+        pendingCommands = 0
+        stopTimer()
+        if admitted { service.limiter.release(addressKey) }
+        if reason == .outboundOverflow {
+            service.log.warning("slow consumer disconnected (output buffer full, no BYE)", metadata: ["peer": "\(connection.peer)", "account": "\(accountName)"])
+        }
         let rooms = Array(joined)
         joined.removeAll()
         for (cluster, roomsInCluster) in Dictionary(grouping: rooms, by: \.cluster) {
@@ -66,14 +104,23 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
 
     func deliver(_ line: [UInt8]) {
         connection.queue.async { [self] in
-            if !closing { connection.send(line) }
+            if !closing { sendBounded(line) }
         }
     }
 
     var deliveryQueue: DispatchQueue { connection.queue }
 
     func deliverOnQueue(_ lines: [[UInt8]]) {
-        if !closing { connection.send(contentsOf: lines) }
+        guard !closing else { return }
+        var total = 0
+        for line in lines { total += line.count }
+        if !isSlowConsumer(adding: total) { return connection.send(contentsOf: lines) }
+        // A batch can be larger than the bound on its own: hand it over line by line, letting the
+        // socket take what it will, and cut off only a reader that really leaves it unread.
+        for line in lines {
+            sendBounded(line)
+            if closing { return }
+        }
     }
 
     // MARK: Server-initiated
@@ -82,21 +129,29 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     func disconnect(code: String, text: String) {
         guard !closing else { return }
         closing = true
+        stopTimer()
         connection.send(ServerLine.bye(code: code, text: text))
         connection.close(flush: true)
+        closeForSureAfterGrace()
     }
 
     // MARK: Command loop
 
-    private func runWaiting() {
+    func runWaiting() {
         while !busy, !closing, !draining, waitingHead < waiting.count {
-            let line = waiting[waitingHead]
-            if !replyQueue.isEmpty,
-               pipelinedPosts >= Session.maxPipelinedPosts || !Session.startsPipelinedVerb(line) {
+            let entry = waiting[waitingHead]
+            if !replyQueue.isEmpty, pipelinedPosts >= Session.maxPipelinedPosts || !Session.startsPipelinedPost(entry) {
                 break   // resumes when the posts before it are answered
             }
+            if case .line = entry {
+                guard takeToken() else { break }   // fake lag: wait for the bucket
+                pendingCommands -= 1
+            }
             waitingHead += 1
-            handle(line)
+            switch entry {
+            case .line(let line): handle(line)
+            case .refused(let tag, let verb): refuseFlooded(tag: tag, verb: verb)
+            }
         }
         if waitingHead == waiting.count {
             waiting.removeAll(keepingCapacity: waiting.count < 64)
@@ -138,7 +193,7 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     func send(_ bytes: [UInt8]) {
         guard !closing else { return }
         if replyQueue.isEmpty {
-            connection.send(bytes)
+            sendBounded(bytes)
         } else {
             replyQueue.append(PendingReply(bytes))   // after the pipelined posts before it
         }
@@ -159,21 +214,26 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
         pipelinedPosts -= 1
         var ready = 0
         while ready < replyQueue.count, let reply = replyQueue[ready].bytes {
-            if !closing { connection.send(reply) }
+            if !closing { sendBounded(reply) }
             ready += 1
         }
         replyQueue.removeFirst(ready)
         runWaiting()
     }
 
-    func loggedIn(as account: Account) {
+    func loggedIn(as account: Account, byCertificate: Bool = false) {
         self.account = account
         accountName = account.name
+        clock.loggedIn(now: MonotonicClock.seconds())
+        if account.role == .bot || byCertificate { useBotRate() }
     }
 
     func didJoin(_ room: RoomName) { joined.insert(room) }
     func didPart(_ room: RoomName) { joined.remove(room) }
-    func markClosing() { closing = true }
+    func markClosing() {
+        closing = true
+        stopTimer()
+    }
 
     /// Stops taking new commands (shutdown); a command in progress still gets its reply.
     func stopTakingCommands() {

@@ -5,7 +5,7 @@ public enum JournalVerifier {
     /// Each fault is named by file and the start offset of the bad record. After a record
     /// whose hash does not match, checking continues from its stored hash, so one flipped
     /// payload byte is one fault; after an unparseable record it resumes at the next line.
-    public static func verify(directory: String) -> JournalVerifyReport {
+    public static func verify(directory: String, hashAfterRecord wanted: Int? = nil) -> JournalVerifyReport {
         var report = JournalVerifyReport(
             directory: directory, records: 0, firstPayload: nil, lastPayload: nil,
             headHashHex: Digest.zero.hex, faults: [])
@@ -56,6 +56,7 @@ public enum JournalVerifier {
                                 "hash mismatch (not SHA-256 of the previous hash and this payload)")
                         } else {
                             report.records += 1
+                            if report.records == wanted { report.hashAfterRecord = hash.hex }
                             let bytes = Array(buffer[payload])
                             if report.firstPayload == nil { report.firstPayload = bytes }
                             report.lastPayload = bytes

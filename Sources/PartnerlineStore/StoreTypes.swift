@@ -86,6 +86,9 @@ public struct JournalVerifyReport: Sendable {
     public var headHashHex: String
     /// Empty when the journal verifies.
     public var faults: [Fault]
+    /// The chain's hash right after record #n, when asked for (to check a receipt from HEAD);
+    /// nil if the journal has fewer valid records.
+    public var hashAfterRecord: String? = nil
 }
 
 /// A small mutex for the state shared between appenders and the writer.

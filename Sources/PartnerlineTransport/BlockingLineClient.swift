@@ -18,13 +18,17 @@ public final class BlockingLineClient {
 
     public let isTLS: Bool
 
-    public init(host: String, port: Int, tls: Bool, caFile: String? = nil, timeoutSeconds: Double = 10) throws {
+    /// receiveBufferBytes: a fixed SO_RCVBUF (set before connect, so the TCP window stays small),
+    /// for tests of clients that read slowly. certificatePath/privateKeyPath: a client certificate.
+    public init(host: String, port: Int, tls: Bool, caFile: String? = nil, timeoutSeconds: Double = 10,
+                receiveBufferBytes: Int? = nil, certificatePath: String? = nil, privateKeyPath: String? = nil) throws {
         TransportSetup.ignoreSIGPIPE()
         isTLS = tls
-        fd = try BlockingLineClient.connect(host: host, port: port, timeoutSeconds: timeoutSeconds)
+        fd = try BlockingLineClient.connect(host: host, port: port, timeoutSeconds: timeoutSeconds,
+                                            receiveBufferBytes: receiveBufferBytes)
         guard tls else { return }
         do {
-            try startTLS(host: host, caFile: caFile)
+            try startTLS(host: host, caFile: caFile, certificatePath: certificatePath, privateKeyPath: privateKeyPath)
         } catch {
             close()
             throw error
@@ -35,7 +39,7 @@ public final class BlockingLineClient {
         close()
     }
 
-    private static func connect(host: String, port: Int, timeoutSeconds: Double) throws -> Int32 {
+    private static func connect(host: String, port: Int, timeoutSeconds: Double, receiveBufferBytes: Int?) throws -> Int32 {
         let info = try Socket.resolve(host: host, port: port, passive: false)
         defer { freeaddrinfo(info) }
         var lastError = TransportError("connect \(host):\(port): no addresses")
@@ -51,6 +55,10 @@ public final class BlockingLineClient {
                                   tv_usec: Int((timeoutSeconds - Double(Int(timeoutSeconds))) * 1_000_000))
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            if let receiveBufferBytes {
+                var size = Int32(clamping: receiveBufferBytes)
+                _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            }
             if Glibc.connect(fd, ai.ai_addr, ai.ai_addrlen) == 0 {
                 Socket.setNoDelay(fd)
                 return fd
@@ -61,7 +69,7 @@ public final class BlockingLineClient {
         throw lastError
     }
 
-    private func startTLS(host: String, caFile: String?) throws {
+    private func startTLS(host: String, caFile: String?, certificatePath: String?, privateKeyPath: String?) throws {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TransportError.openSSL("SSL_CTX_new") }
         context = ctx
@@ -72,6 +80,12 @@ public final class BlockingLineClient {
                 throw TransportError.openSSL("loading CA file \(caFile)")
             }
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+        }
+        if let certificatePath, let privateKeyPath {
+            guard SSL_CTX_use_certificate_chain_file(ctx, certificatePath) == 1,
+                  SSL_CTX_use_PrivateKey_file(ctx, privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
+                throw TransportError.openSSL("loading client certificate \(certificatePath)")
+            }
         }
         guard let ssl = SSL_new(ctx) else { throw TransportError.openSSL("SSL_new") }
         self.ssl = ssl
@@ -95,6 +109,12 @@ public final class BlockingLineClient {
             }
             throw error
         }
+    }
+
+    /// SHA-256 (lower-case hex) of the server's certificate: which certificate this connection got.
+    public func peerCertificateSHA256Hex() -> String? {
+        guard let ssl else { return nil }
+        return TLSFingerprint.peerCertificateSHA256Hex(ssl)
     }
 
     /// Appends "\r\n".

@@ -205,6 +205,15 @@ public final class Connection: @unchecked Sendable {
     /// Stops reading; if flush is true, writes what is pending first, then sends TLS
     /// close_notify (not waiting for the peer's) and closes. Idempotent.
     /// close(flush: false) always closes at once, also while a flush-close is under way.
+    /// Writes pending output now, as much as the socket takes, instead of on the scheduled
+    /// flush: for a caller about to judge `pendingOutboundBytes` (a slow-consumer bound), so
+    /// that bytes the kernel would accept at once do not count as unread. Must be called on `queue`.
+    public func writePendingNow() {
+        assertOnQueue()
+        guard !writeBlocked else { return }
+        flushNow()
+    }
+
     public func close(flush: Bool) {
         assertOnQueue()
         switch state {
@@ -224,6 +233,14 @@ public final class Connection: @unchecked Sendable {
             suspendReading()
             flushNow()
         }
+    }
+
+    /// SHA-256 (lower-case hex) of the certificate the client presented, if any (only asked for
+    /// when the TLS context requests client certificates). On `queue`, after the handshake.
+    public func peerCertificateSHA256Hex() -> String? {
+        assertOnQueue()
+        guard let ssl else { return nil }
+        return TLSFingerprint.peerCertificateSHA256Hex(ssl)
     }
 
     // MARK: events

@@ -9,7 +9,7 @@ import Glibc
 /// and hands each connection to an I/O queue from the pool.
 public final class Listener: @unchecked Sendable {
     private let fd: Int32
-    private let tls: TLSServerContext?
+    private var tls: TLSServerContext?   // confined to acceptQueue
     private let queues: IOQueuePool
     private let maxOutboundBytes: Int
     private let onConnection: @Sendable (Connection) -> Void
@@ -79,6 +79,15 @@ public final class Listener: @unchecked Sendable {
             if sourceSuspended { source.resume() }
         } else if !stopped {
             _ = Glibc.close(fd)
+        }
+    }
+
+    /// New connections use `context` from now on (certificate reload); connections already
+    /// accepted keep the SSL_CTX they began with (each SSL* holds a reference to it).
+    /// Ignored on a plaintext listener.
+    public func replaceTLSContext(_ context: TLSServerContext) {
+        acceptQueue.sync {
+            if tls != nil { tls = context }
         }
     }
 

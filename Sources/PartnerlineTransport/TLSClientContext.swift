@@ -11,22 +11,12 @@ public final class TLSClientContext: @unchecked Sendable {
     let context: OpaquePointer
 
     public init(verifyPeer: Bool = true, caFile: String? = nil) throws {
-        ERR_clear_error()
-        guard let ctx = SSL_CTX_new(TLS_client_method()) else {
-            throw TransportError.openSSL("SSL_CTX_new(client)")
-        }
+        let ctx = try SharedTLSSettings.makeContext(TLS_client_method(), role: "client")
         func fail(_ what: String) -> TransportError {
             let error = TransportError.openSSL(what)
             SSL_CTX_free(ctx)
             return error
         }
-        guard pl_SSL_CTX_set_min_proto_version(ctx, pl_TLS1_2_VERSION()) == 1 else {
-            throw fail("SSL_CTX_set_min_proto_version(TLS1.2)")
-        }
-        _ = SSL_CTX_set_options(ctx, pl_SSL_OP_NO_COMPRESSION() | pl_SSL_OP_NO_RENEGOTIATION()
-                                    | pl_SSL_OP_IGNORE_UNEXPECTED_EOF())
-        _ = pl_SSL_CTX_set_mode(ctx, pl_SSL_MODE_RELEASE_BUFFERS() | pl_SSL_MODE_ENABLE_PARTIAL_WRITE()
-                                    | pl_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER())
         if verifyPeer {
             if let caFile {
                 guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else { throw fail("loading CA file \(caFile)") }

@@ -17,31 +17,20 @@ public final class TLSServerContext: @unchecked Sendable {
     /// The SSL_CTX*. Never mutated after init.
     let context: OpaquePointer
 
-    public init(certificateChainPath: String, privateKeyPath: String) throws {
-        ERR_clear_error()
-        guard let ctx = SSL_CTX_new(TLS_server_method()) else {
-            throw TransportError.openSSL("SSL_CTX_new")
-        }
-        // From here on, ctx is freed by deinit if init throws? No: deinit doesn't run for a
-        // partially initialised object, so free it explicitly on failure.
+    /// requestClientCertificates: ask every client for a certificate (a client may send none) and
+    /// accept any it sends without chain verification: the server maps a certificate's SHA-256 to
+    /// an account itself (pinning), so bots can use self-signed certificates.
+    public init(certificateChainPath: String, privateKeyPath: String, requestClientCertificates: Bool = false) throws {
+        let ctx = try SharedTLSSettings.makeContext(TLS_server_method(), role: "server")
+        // deinit does not run for a partially initialised object: free ctx on failure.
         func fail(_ what: String) -> TransportError {
             let error = TransportError.openSSL(what)
             SSL_CTX_free(ctx)
             return error
         }
-        guard pl_SSL_CTX_set_min_proto_version(ctx, pl_TLS1_2_VERSION()) == 1 else {
-            throw fail("SSL_CTX_set_min_proto_version(TLS1.2)")
-        }
         guard SSL_CTX_set_cipher_list(ctx, TLSServerContext.tls12CipherList) == 1 else {
             throw fail("SSL_CTX_set_cipher_list")
         }
-        _ = SSL_CTX_set_options(
-            ctx,
-            pl_SSL_OP_NO_COMPRESSION() | pl_SSL_OP_NO_RENEGOTIATION() | pl_SSL_OP_IGNORE_UNEXPECTED_EOF())
-        _ = pl_SSL_CTX_set_mode(
-            ctx,
-            pl_SSL_MODE_RELEASE_BUFFERS() | pl_SSL_MODE_ENABLE_PARTIAL_WRITE()
-                | pl_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER())
         guard SSL_CTX_use_certificate_chain_file(ctx, certificateChainPath) == 1 else {
             throw fail("loading certificate chain \(certificateChainPath)")
         }
@@ -50,6 +39,12 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         guard SSL_CTX_check_private_key(ctx) == 1 else {
             throw fail("private key \(privateKeyPath) does not match certificate \(certificateChainPath)")
+        }
+        if requestClientCertificates {
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER) { _, _ in 1 }
+            // Needed for session resumption once SSL_VERIFY_PEER is set.
+            let id = Array("partnerline".utf8)
+            _ = SSL_CTX_set_session_id_context(ctx, id, UInt32(id.count))
         }
         self.context = ctx
     }

@@ -20,6 +20,8 @@ struct Serve: ParsableCommand {
         discussion: """
             Prints `listening tls=<host>:<port>[ plain=<host>:<port>]` on stdout once it accepts connections.
             SIGINT or SIGTERM: stop accepting, flush the journals, send BYE SHUTDOWN, exit 0.
+            SIGHUP: re-read the config; the certificate and key, clusters, rooms and topics change live
+            (the log says what else changed and needs a restart).
             """
     )
 
@@ -52,17 +54,13 @@ struct Serve: ParsableCommand {
         }
         let log = Logger(label: "partnerline")
 
-        var settings: ServerConfig
+        let source = ConfigSource(path: config, dataDir: dataDir, tlsPort: tlsPort, plainPort: plainPort, host: host)
+        let settings: ServerConfig
         do {
-            settings = try ServerConfig.load(path: config)
+            settings = try source.load()
         } catch {
             throw ValidationError("\(error)")
         }
-        if let dataDir { settings.dataDir = dataDir }
-        if let tlsPort { settings.listen.tlsPort = tlsPort }
-        if let plainPort { settings.listen.plainPort = plainPort }
-        if let host { settings.listen.host = host }
-        try settings.validate()
 
         let service = PartnerlineService(config: settings, logger: log)
         let endpoints: PartnerlineService.Endpoints
@@ -75,6 +73,14 @@ struct Serve: ParsableCommand {
         SignalHandlers.install(log: log) {
             service.shutdown()
             Foundation.exit(0)
+        }
+        // SIGHUP: re-read the file; certificate, key, clusters and rooms change live.
+        SignalHandlers.onReload(log: log) {
+            do {
+                service.reload(try source.load())
+            } catch {
+                log.error("reload: \(source.path) cannot be used, nothing changed: \(error)")
+            }
         }
         FileHandle.standardOutput.write(Data((endpoints.listeningLine + "\n").utf8))
         dispatchMain()
@@ -105,13 +111,12 @@ struct Admin: ParsableCommand {
     var dataDir: String?
 
     func run() throws {
-        var settings: ServerConfig
+        let settings: ServerConfig
         do {
-            settings = try ServerConfig.load(path: config)
+            settings = try ConfigSource(path: config, dataDir: dataDir).load()
         } catch {
             throw ValidationError("\(error)")
         }
-        if let dataDir { settings.dataDir = dataDir }
         let password = readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
         do {
             let done = try AdminTool.makeAdmin(config: settings, account: account, password: password, organisation: org)
@@ -149,5 +154,36 @@ enum SignalHandlers {
         if registered.wait(timeout: .now() + .seconds(5)) == .timedOut {
             log.warning("signal handlers not registered after 5 s; SIGINT/SIGTERM may be missed")
         }
+    }
+
+    static func onReload(log: Logger, _ reload: @escaping @Sendable () -> Void) {
+        let queue = DispatchQueue(label: "partnerline.reload")
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        source.setEventHandler { @Sendable in
+            log.notice("SIGHUP: reloading the config")
+            reload()
+        }
+        source.resume()
+        sources.append(source)
+    }
+}
+
+/// The config file with the command line's overrides: read at start and again on SIGHUP.
+struct ConfigSource: Sendable {
+    var path: String
+    var dataDir: String?
+    var tlsPort: Int?
+    var plainPort: Int?
+    var host: String?
+
+    func load() throws -> ServerConfig {
+        var settings = try ServerConfig.load(path: path)
+        if let dataDir { settings.dataDir = dataDir }
+        if let tlsPort { settings.listen.tlsPort = tlsPort }
+        if let plainPort { settings.listen.plainPort = plainPort }
+        if let host { settings.listen.host = host }
+        try settings.validate()
+        return settings
     }
 }

@@ -53,6 +53,7 @@ final class StopFlag: @unchecked Sendable {
             journal:
               fsync: \(fsync)
               segment_max_bytes: 16384
+            \(TestConfig.relaxedProtection)
             clusters:
               - name: rural-east-midlands
                 description: Rural cluster
@@ -78,7 +79,8 @@ final class StopFlag: @unchecked Sendable {
         let configPath = Self.config(in: dir.path, dataDir: dataDir, fsync: fsync)
         let ledger = Ledger()
         var generator = SystemRandomNumberGenerator()
-        let kills = 4
+        // A longer soak: PARTNERLINE_TORTURE_KILLS=100 swift test --filter CrashTortureTests
+        let kills = ProcessInfo.processInfo.environment["PARTNERLINE_TORTURE_KILLS"].flatMap { Int($0) } ?? 4
 
         for round in 0...kills {
             let server = try ServerProcess(config: configPath, logDir: dir.path)

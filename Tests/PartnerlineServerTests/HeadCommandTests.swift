@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+@testable import PartnerlineStore
 import Testing
 
 /// `HEAD <cluster>`: a cluster's journal head hash as a receipt members can keep.
@@ -39,5 +40,59 @@ import Testing
         try client.send("JOIN inner-city-north/general")
         #expect(try client.final("HEAD inner-city-north").hasPrefix("OK HEAD cluster=inner-city-north records=1 hash="))
         #expect(try client.final("PING still here") == "OK PING :still here")
+    }
+
+    @Test func anAdminMayReadAnyClustersHeadWithoutJoining() throws {
+        let dir = TempDir()
+        let config = TestConfig.make(dataDir: dir.path)
+        _ = try AdminTool.makeAdmin(config: config, account: "root-admin", password: "admin-password-1", organisation: "Ops")
+        let server = try InProcessServer(config)
+        let admin = try server.client()
+        #expect(try admin.final("LOGIN root-admin admin-password-1").hasPrefix("OK LOGIN account=root-admin role=admin"))
+        #expect(try admin.final("HEAD inner-city-north")
+            == "OK HEAD cluster=inner-city-north records=0 hash=\(String(repeating: "0", count: 64))")
+    }
+
+    /// A whole rewritten chain passes the checksum pass of verify (every hash recomputed), but not
+    /// a receipt taken before the rewrite: that is what the receipt is for.
+    @Test func aReceiptCatchesARewrittenChainThatOtherwiseVerifies() throws {
+        let dir = TempDir()
+        let room = "rural-east-midlands/general"
+        var receipt = ""
+        do {
+            let server = try InProcessServer(TestConfig.make(dataDir: dir.path))
+            let client = try server.client()
+            try client.login("boston-mind")
+            try client.send("JOIN \(room)")
+            try client.send("SAY \(room) we commit 500 pounds to the minibus bid")
+            receipt = try client.final("@keep HEAD rural-east-midlands")
+            try client.send("SAY \(room) and a later message")
+            server.stop()
+        }
+        let good = try ServerTool.run(["verify", "--data-dir", dir.path, "--receipt", receipt])
+        #expect(good.status == 0, "\(good.stdout)")
+        #expect(good.lines.contains { $0.hasPrefix("receipt clusters/rural-east-midlands records=2: matches hash=") })
+
+        // Rewrite the commitment and recompute every hash after it, as a forger with file access would.
+        let segment = try #require(try SegmentFiles(dir.path + "/clusters/rural-east-midlands").paths.first)
+        let text = try String(contentsOfFile: segment, encoding: .utf8)
+        var rewritten: [UInt8] = []
+        var head = Digest.zero
+        let hasher = ChainHasher()
+        for line in text.split(separator: "\n") {
+            let payload = line.split(separator: " ", maxSplits: 2)[2].replacingOccurrences(of: "500 pounds", with: "5 pounds")
+            head = RecordCodec.encode(Array(payload.utf8), previous: head, hasher: hasher, into: &rewritten)
+        }
+        try Data(rewritten).write(to: URL(fileURLWithPath: segment))
+
+        let forged = try ServerTool.verify(dir.path)
+        #expect(forged.status == 0, "the chain alone is consistent again: \(forged.stdout)")
+        let caught = try ServerTool.run(["verify", "--data-dir", dir.path, "--receipt", receipt])
+        #expect(caught.status == 1)
+        #expect(caught.lines.contains { $0.hasPrefix("FAULT receipt clusters/rural-east-midlands records=2: the chain has hash=") },
+                "\(caught.stdout)")
+
+        let bad = try ServerTool.run(["verify", "--data-dir", dir.path, "--receipt", "OK HEAD cluster=x records=two"])
+        #expect(bad.status != 0 && bad.stderr.contains("--receipt takes a HEAD reply"))
     }
 }

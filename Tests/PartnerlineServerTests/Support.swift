@@ -18,9 +18,19 @@ final class TempDir: @unchecked Sendable {
 }
 
 enum TestConfig {
+    /// Flood control and connection limits raised far out of the way, so functional tests are
+    /// never fake-lagged or refused; the protection tests pass their own section.
+    static let relaxedProtection = """
+        protection:
+          flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
+          connections: { max_per_address: 10000, max_new_per_address: 100000 }
+          logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
+        """
+
     /// A small config: two clusters, cheap password hashing, any free ports.
     static func yaml(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
-                     fsync: String = "batch", extraLimits: String = "", oneCluster: Bool = false) -> String {
+                     fsync: String = "batch", extraLimits: String = "", oneCluster: Bool = false,
+                     protection: String = relaxedProtection, extra: String = "") -> String {
         let secondCluster = oneCluster ? "" : """
               - name: purchasing
                 topic: Buy together
@@ -47,6 +57,8 @@ enum TestConfig {
         limits:
           max_line_length: 4096
         \(extraLimits)
+        \(protection)
+        \(extra)
         clusters:
           - name: rural-east-midlands
             description: Rural cluster
@@ -58,9 +70,10 @@ enum TestConfig {
     }
 
     static func make(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
-                     fsync: String = "batch", extraLimits: String = "") -> ServerConfig {
+                     fsync: String = "batch", extraLimits: String = "", protection: String = relaxedProtection,
+                     extra: String = "") -> ServerConfig {
         try! ServerConfig.parse(yaml: yaml(dataDir: dataDir, plain: plain, policy: policy, invites: invites,
-                                           fsync: fsync, extraLimits: extraLimits))
+                                           fsync: fsync, extraLimits: extraLimits, protection: protection, extra: extra))
     }
 
     /// One cluster with one room, as a file, for the real binary (TLS only).
@@ -78,8 +91,10 @@ final class InProcessServer: @unchecked Sendable {
     private var stopped = false
 
     init(_ config: ServerConfig, treatPeersAsRemote: Bool = false,
-         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil) throws {
-        var logger = Logger(label: "test-server")
+         adjustJournal: (@Sendable (inout JournalOptions) -> Void)? = nil, clock: (@Sendable () -> Int64)? = nil,
+         logCapture: LogCapture? = nil) throws {
+        var logger = logCapture.map { capture in Logger(label: "test-server") { _ in CapturingLogHandler(capture) } }
+            ?? Logger(label: "test-server")
         logger.logLevel = .warning
         service = PartnerlineService(config: config, logger: logger)
         if treatPeersAsRemote { service.peerIsTrustedForPlaintext = { _ in false } }
@@ -111,8 +126,10 @@ final class TestClient {
     /// EV lines that arrived while waiting for another reply.
     private(set) var events: [String] = []
 
-    init(host: String = "127.0.0.1", port: Int, tls: Bool) throws {
-        connection = try BlockingLineClient(host: host, port: port, tls: tls, timeoutSeconds: 20)
+    init(host: String = "127.0.0.1", port: Int, tls: Bool, receiveBufferBytes: Int? = nil,
+         certificatePath: String? = nil, privateKeyPath: String? = nil) throws {
+        connection = try BlockingLineClient(host: host, port: port, tls: tls, timeoutSeconds: 20, receiveBufferBytes: receiveBufferBytes,
+                                            certificatePath: certificatePath, privateKeyPath: privateKeyPath)
         greeting = try connection.readLine()
     }
 
@@ -164,4 +181,30 @@ final class TestClient {
 func errorCode(_ line: String) -> String? {
     let parts = TestClient.untagged(line).split(separator: " ")
     return parts.first == "ERR" && parts.count > 1 ? String(parts[1]) : nil
+}
+
+/// Log messages of an in-process server, for tests that check what the server says it did.
+final class LogCapture: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    var messages: [String] { lock.withLock { lines } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var logLevel: Logger.Level = .warning
+    var metadata: Logger.Metadata = [:]
+
+    init(_ capture: LogCapture) { self.capture = capture }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        capture.append("\(event.level) \(event.message)")
+    }
 }

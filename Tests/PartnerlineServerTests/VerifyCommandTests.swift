@@ -20,16 +20,19 @@ import Testing
         let dataDir = try Self.makeDataDir(dir)
         let run = try ServerTool.verify(dataDir)
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        // Every journal of the data dir, whatever clusters the config has: accounts first.
+        let journals = try FileManager.default.contentsOfDirectory(atPath: dataDir + "/clusters").count + 1
         let lines = run.lines
-        #expect(lines.count == 3)
+        #expect(lines.count == journals + 1)
         #expect(lines[0].hasPrefix("accounts: records=1 first=20"))
         // One membership record, then five events.
-        #expect(lines[1].hasPrefix("clusters/rural-east-midlands: records=6 first=20"))
-        for line in lines.prefix(2) {
+        let cluster = try #require(lines.first { $0.hasPrefix("clusters/rural-east-midlands: ") })
+        #expect(cluster.hasPrefix("clusters/rural-east-midlands: records=6 first=20"))
+        for line in [lines[0], cluster] {
             let head = try #require(line.split(separator: " ").last)
             #expect(head.hasPrefix("head=") && head.count == 5 + 64 && !head.hasSuffix(String(repeating: "0", count: 64)))
         }
-        #expect(lines[2] == "verify: 2 journals, 7 records, ok")
+        #expect(lines.last == "verify: \(journals) journals, 7 records, ok")
     }
 
     @Test func aFlippedByteIsNamedByFileAndOffsetAndFails() throws {
@@ -48,7 +51,7 @@ import Testing
         let faults = run.lines.filter { $0.hasPrefix("FAULT ") }
         #expect(faults.count == 1)
         #expect(faults.first?.hasPrefix("FAULT \(segment) offset=\(target): hash mismatch") == true, "\(run.stdout)")
-        #expect(run.lines.last == "verify: 2 journals, 6 records, 1 fault")
+        #expect(run.lines.last?.hasPrefix("verify: ") == true && run.lines.last?.hasSuffix(" journals, 6 records, 1 fault") == true)
         // The other journal still verifies and is summarised.
         #expect(run.lines[0].hasPrefix("accounts: records=1 "))
     }

@@ -1,0 +1,27 @@
+import COpenSSL
+
+/// What every Partnerline SSL_CTX has, client or server: TLS 1.2 minimum, no compression, no
+/// renegotiation, EOF without close_notify is a normal close (trap 4), idle buffers released
+/// (trap 9), partial writes from a buffer that may move (coalesced flushes).
+enum SharedTLSSettings {
+    /// A new SSL_CTX for `method` with those settings; the caller owns it.
+    static func makeContext(_ method: OpaquePointer?, role: String) throws -> OpaquePointer {
+        ERR_clear_error()
+        guard let ctx = SSL_CTX_new(method) else {
+            throw TransportError.openSSL("SSL_CTX_new(\(role))")
+        }
+        guard pl_SSL_CTX_set_min_proto_version(ctx, pl_TLS1_2_VERSION()) == 1 else {
+            let error = TransportError.openSSL("SSL_CTX_set_min_proto_version(TLS1.2)")
+            SSL_CTX_free(ctx)
+            throw error
+        }
+        _ = SSL_CTX_set_options(
+            ctx,
+            pl_SSL_OP_NO_COMPRESSION() | pl_SSL_OP_NO_RENEGOTIATION() | pl_SSL_OP_IGNORE_UNEXPECTED_EOF())
+        _ = pl_SSL_CTX_set_mode(
+            ctx,
+            pl_SSL_MODE_RELEASE_BUFFERS() | pl_SSL_MODE_ENABLE_PARTIAL_WRITE()
+                | pl_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER())
+        return ctx
+    }
+}
