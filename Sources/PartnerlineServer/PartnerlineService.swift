@@ -197,12 +197,29 @@ public final class PartnerlineService: @unchecked Sendable {
 
     /// Replays a cluster's journal into a new shard (at start, and for a cluster added by a reload).
     func openShard(_ definition: ClusterDefinition, online: OnlineDirectory, itemIndex: ItemIndex) throws -> ClusterShard {
-        var state = ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
+        // Decoding here, folding into the state on a second thread (ReplayPipeline).
+        let pipeline = ReplayPipeline(state: ClusterState(definition: definition, historyWindow: config.journal.historyWindow)) {
+            state, entry in try state.apply(entry)
+        }
         var index = HistoryIndex()
-        let (journal, recovery) = try openJournal(DataDirectory.clusterPath(config.dataDir, cluster: definition.name), journalOptions) { payload, location in
-            let entry = try JournalEntryCodec.decode(payload)
-            try state.apply(entry)
-            if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
+        let journal: Journal
+        let recovery: RecoveryReport
+        let state: ClusterState
+        do {
+            (journal, recovery) = try openJournal(DataDirectory.clusterPath(config.dataDir, cluster: definition.name), journalOptions) { payload, location in
+                let entry = try JournalEntryCodec.decode(payload)
+                try pipeline.add(entry)
+                if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
+            }
+        } catch {
+            pipeline.cancel()
+            throw error
+        }
+        do {
+            state = try pipeline.finish()
+        } catch {
+            journal.close()
+            throw error
         }
         report(recovery, journal: definition.name)
         clusterJournals.append(journal)
