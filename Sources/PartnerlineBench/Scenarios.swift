@@ -14,6 +14,8 @@ public struct BenchSettings: Sendable {
     public var target: (host: String, port: Int, pid: Int32?)?
     public var serverBinary: String = ServerUnderTest.defaultBinary()
     public var fsync: String = "batch"
+    /// `journal.batch_window_micros` of the server the bench starts (fsync `batch` only).
+    public var batchWindowMicros: Int = 0
     public var seconds: Double = 5
     public var warmupSeconds: Double = 1
     public var messageBytes: Int = 100
@@ -140,6 +142,7 @@ public enum Scenarios {
         let w = min(max(1, window), 1000)
         var row = BenchRow(scenario: "durable")
         row.parameter("fsync", fsync)
+        row.parameter("window_us", fsync == "batch" ? String(settings.batchWindowMicros) : "-")
         row.parameter("P", p)
         row.parameter("W", w)
         let members = (0..<p).map { i in
@@ -276,8 +279,8 @@ public enum Scenarios {
         }
         let dataDir = settings.workDir + "/partnerline-bench-\(label)-\(UUID().uuidString)"
         return try ServerUnderTest.launch(binary: settings.serverBinary, dataDir: dataDir, rooms: rooms,
-                                          fsync: settings.fsync, timeoutSeconds: settings.setupTimeoutSeconds,
-                                          removeDataDirOnStop: true)
+                                          fsync: settings.fsync, batchWindowMicros: settings.batchWindowMicros,
+                                          timeoutSeconds: settings.setupTimeoutSeconds, removeDataDirOnStop: true)
     }
 
     static func ms(_ micros: UInt64) -> Double { Double(micros) / 1000 }

@@ -38,7 +38,8 @@ public final class ServerUnderTest: @unchecked Sendable {
     /// rooms r1...rN, open registration, cheap password hashing (logins are not what is measured),
     /// the given fsync policy. `dataDir` may hold journals made beforehand (the restart scenario).
     public static func launch(binary: String, dataDir: String, rooms: Int, fsync: String = "batch",
-                              timeoutSeconds: Double = 120, removeDataDirOnStop: Bool = false) throws -> ServerUnderTest {
+                              batchWindowMicros: Int = 0, timeoutSeconds: Double = 120,
+                              removeDataDirOnStop: Bool = false) throws -> ServerUnderTest {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let configPath = dataDir + "/bench.yaml"
         let roomList = (1...max(1, rooms)).map { "      - name: r\($0)" }.joined(separator: "\n")
@@ -54,6 +55,7 @@ public final class ServerUnderTest: @unchecked Sendable {
               scrypt_log2_n: 4
             journal:
               fsync: \(fsync)
+              batch_window_micros: \(batchWindowMicros)
             limits:
               max_outbound_bytes: 16777216
               max_queued_commands: 4096

@@ -89,10 +89,11 @@ struct CommonOptions: ParsableArguments {
 }
 
 /// "50,100,200" -> [50, 100, 200]
-func sizes(_ text: String, _ name: String) throws -> [Int] {
+func sizes(_ text: String, _ name: String, allowZero: Bool = false) throws -> [Int] {
     let values = text.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !values.isEmpty, values.count == text.split(separator: ",").count, values.allSatisfy({ $0 > 0 }) else {
-        throw ValidationError("--\(name) is a comma-separated list of positive numbers")
+    guard !values.isEmpty, values.count == text.split(separator: ",").count,
+          values.allSatisfy({ $0 > 0 || (allowZero && $0 == 0) }) else {
+        throw ValidationError("--\(name) is a comma-separated list of \(allowZero ? "whole" : "positive") numbers")
     }
     return values
 }
@@ -168,17 +169,22 @@ struct Durable: ParsableCommand {
     @Option(name: .customShort("p"), help: "Posting clients (list).") var clients: String = "64"
     @Option(name: .customShort("w"), help: "Outstanding posts per client.") var window: Int = 4
     @Option(help: "fsync policies (list of always, batch, os).") var fsync: String = "batch,always"
+    @Option(name: .customLong("batch-window-micros"),
+            help: "journal.batch_window_micros values for the batch policy (list).") var batchWindows: String = "0"
 
     func run() throws {
-        let settings = try common.settings()
+        var settings = try common.settings()
         var report = BenchReport(command: "partnerline-bench durable " + commandLine())
         var index = 0
         for policy in fsync.split(separator: ",").map(String.init) {
             guard ["always", "batch", "os"].contains(policy) else { throw ValidationError("--fsync: always, batch or os") }
-            for p in try sizes(clients, "p") {
-                report.rows.append(try Scenarios.durable(clients: p, window: window, fsync: policy, settings: settings,
-                                                         tag: rowTag("d", index)))
-                index += 1
+            for batchWindow in policy == "batch" ? try sizes(batchWindows, "batch-window-micros", allowZero: true) : [0] {
+                settings.batchWindowMicros = batchWindow
+                for p in try sizes(clients, "p") {
+                    report.rows.append(try Scenarios.durable(clients: p, window: window, fsync: policy, settings: settings,
+                                                             tag: rowTag("d", index)))
+                    index += 1
+                }
             }
         }
         try common.emit(report)
