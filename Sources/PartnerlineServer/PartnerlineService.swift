@@ -104,6 +104,7 @@ public final class PartnerlineService: @unchecked Sendable {
         let queues = IOQueuePool()
         let onConnection: @Sendable (Connection) -> Void = { [registry = self.registry] connection in
             let session = Session(connection: connection, service: context)
+            context.trimmer.connectionOpened()
             if let refusal = context.limiter.admit(session.addressKey) {
                 // Told why after the handshake (BYE TOO_MANY_CONNECTIONS), within the handshake timeout.
                 session.refusal = refusal
@@ -169,6 +170,7 @@ public final class PartnerlineService: @unchecked Sendable {
         reloadLock.lock()
         defer { reloadLock.unlock() }
         sweepTimer?.cancel()
+        context?.trimmer.stop()
         for listener in listeners { listener.stop() }
         let sessions = registry.all
         for session in sessions { session.stopTakingCommands() }

@@ -29,6 +29,10 @@ final class ServiceContext: @unchecked Sendable {
     let limiter: ConnectionLimiter
     let loginThrottle: SharedLoginThrottle
     let sessionTimeouts: SessionClock.Timeouts
+    /// One timeout sweeper per I/O queue, instead of a timer per session.
+    let sweepers: SessionSweepers
+    /// Returns the memory freed after TLS handshakes to the system.
+    let trimmer = MemoryTrimmer()
     /// Client certificate SHA-256 (lower-case hex) -> the account it may LOGIN as.
     let certificateAccounts: [String: String]
     /// Server-wide item ids and the cluster of each item.
@@ -63,6 +67,7 @@ final class ServiceContext: @unchecked Sendable {
         sessionTimeouts = SessionClock.Timeouts(
             handshake: protection.timeouts.handshakeSeconds, registration: protection.timeouts.registrationSeconds,
             idle: protection.timeouts.idleSeconds, pingTimeout: protection.timeouts.pingTimeoutSeconds)
+        sweepers = SessionSweepers(timeouts: sessionTimeouts)
         certificateAccounts = Dictionary(config.tls.clientCertificates.map { ($0.normalizedFingerprint, $0.account) },
                                          uniquingKeysWith: { first, _ in first })
     }

@@ -8,28 +8,29 @@ extension Session {
     /// Grace for a client to take its BYE before the socket is closed regardless.
     static let byeGraceSeconds = 2.0
 
-    /// Arms the session's one timer. Called once, before the connection starts.
+    /// Puts the session under its queue's sweeper (its timeouts). Called once, before the connection starts.
     func startTimer() {
-        let timer = DispatchSource.makeTimerSource(queue: connection.queue)
-        timer.setEventHandler { @Sendable [weak self] in self?.tick() }
-        self.timer = timer
-        timer.schedule(deadline: .now() + service.config.protection.timeouts.handshakeSeconds, leeway: .milliseconds(50))
-        timer.resume()
+        let sweeper = service.sweepers.sweeper(for: connection.queue)
+        self.sweeper = sweeper
+        sweeper.queue.async { [self] in
+            // Already closed (e.g. a failed handshake) before it got here: nothing to watch.
+            if !closing { sweeper.add(self) }
+        }
     }
 
+    /// On the connection's queue.
     func stopTimer() {
-        timer?.cancel()
-        timer = nil
+        sweeper?.remove(self)
+        sweeper = nil
     }
 
-    private func tick() {
-        guard let timer, !closing else { return }
-        let now = MonotonicClock.seconds()
+    /// Called by the sweeper on the connection's queue.
+    func tick(now: Double) {
+        guard sweeper != nil, !closing else { return }
         while true {
             switch clock.next(now: now) {
             case .wait(let until):
-                guard until.isFinite else { return stopTimer() }
-                timer.schedule(deadline: .now() + max(0, until - now), leeway: .milliseconds(50))
+                if !until.isFinite { stopTimer() }
                 return
             case .ping(let token):
                 sendBounded(ServerLine.ping(token: token))

@@ -24,7 +24,8 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     var pendingCommands = 0
     var bucket: TokenBucket
     var clock: SessionClock
-    var timer: DispatchSourceTimer?
+    /// Its queue's sweeper while the session is watched for timeouts (Session+Protection.swift).
+    var sweeper: SessionSweeper?
     var lagWakeScheduled = false
     let addressKey: AddressKey
     /// Set when connection limits refused this connection: it only gets a BYE.
