@@ -25,6 +25,17 @@ final class QueueStats: @unchecked Sendable {
         errors += 1
         if firstError == nil { firstError = text }
     }
+
+    /// Adds another queue's figures to these (the end-of-run merge).
+    func absorb(_ other: QueueStats) {
+        delivery.add(other.delivery)
+        ack.add(other.ack)
+        connect.add(other.connect)
+        deliveries += other.deliveries
+        acks += other.acks
+        errors += other.errors
+        if firstError == nil { firstError = other.firstError }
+    }
 }
 
 /// The switches every client reads: whether to keep posting and whether this moment counts.
@@ -45,29 +56,11 @@ final class StatsBoard: @unchecked Sendable {
         return stats
     }
 
-    struct Totals {
-        var delivery = QueueStats.makeHistogram()
-        var ack = QueueStats.makeHistogram()
-        var connect = QueueStats.makeHistogram()
-        var deliveries: UInt64 = 0
-        var acks: UInt64 = 0
-        var errors: UInt64 = 0
-        var firstError: String?
-    }
-
-    /// Reads every queue's stats on its own queue.
-    func totals() -> Totals {
-        var totals = Totals()
+    /// Every queue's stats merged, each read on its own queue.
+    func totals() -> QueueStats {
+        let totals = QueueStats()
         for (queue, stats) in byQueue.values {
-            queue.sync {
-                totals.delivery.add(stats.delivery)
-                totals.ack.add(stats.ack)
-                totals.connect.add(stats.connect)
-                totals.deliveries += stats.deliveries
-                totals.acks += stats.acks
-                totals.errors += stats.errors
-                if totals.firstError == nil { totals.firstError = stats.firstError }
-            }
+            queue.sync { totals.absorb(stats) }
         }
         return totals
     }

@@ -3,12 +3,10 @@ import PartnerlineCore
 import PartnerlineProtocol
 import PartnerlineStore
 
-/// Something that receives a room's live EV lines (a session). Called on the shard's queue;
-/// the receiver hops to its own queue.
+/// Something that receives live EV lines (a session), through a shard's FanoutOutbox.
 protocol EventSubscriber: AnyObject, Sendable {
     var subscriberID: UInt64 { get }
     var accountName: String { get }
-    func deliver(_ line: [UInt8])
     /// The serial I/O queue the subscriber lives on; batched deliveries run there.
     var deliveryQueue: DispatchQueue { get }
     /// Called ON `deliveryQueue` with a batch's lines for one room, in seq order.
@@ -420,13 +418,15 @@ final class ClusterShard: @unchecked Sendable {
                 }
             }
             let accounts = Set([field["need_by"], field["offer_by"]].compactMap { $0 })
-            for session in online.sessions(of: accounts, excluding: inEitherRoom) { session.deliver(line) }
+            for session in online.sessions(of: accounts, excluding: inEitherRoom) {
+                outbox.add(subscriber: session, line: line)
+            }
         } else if ItemKind(creatingEvent: event.kind) != nil {
             let tags = event.fields.first { $0.0 == "tags" }.map { $0.1.split(separator: ",").map(String.init) } ?? []
             let terms = Matching.Terms(tags: tags, text: event.text ?? "")
             let members = state.clusterMembers
             let watchers = online.watchers(of: terms, excluding: already) { members.contains($0) }
-            for session in watchers { session.deliver(line) }
+            for session in watchers { outbox.add(subscriber: session, line: line) }
         }
     }
 

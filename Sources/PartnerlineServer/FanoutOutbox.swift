@@ -10,8 +10,11 @@ import Dispatch
 struct FanoutOutbox {
     private var roomOrder: [String] = []
     private var linesByRoom: [String: [[UInt8]]] = [:]
+    /// Lines for one subscriber outside the room (a MATCH to an organisation's other sessions, a
+    /// watched tag): the same one path, so the same slow-consumer bound applies.
+    private var direct: [(any EventSubscriber, [UInt8])] = []
 
-    var isEmpty: Bool { roomOrder.isEmpty }
+    var isEmpty: Bool { roomOrder.isEmpty && direct.isEmpty }
 
     mutating func add(room: String, line: [UInt8]) {
         if linesByRoom[room] == nil {
@@ -22,9 +25,14 @@ struct FanoutOutbox {
         }
     }
 
-    /// Hands the lines to every subscriber of their room, one async block per I/O queue.
+    mutating func add(subscriber: any EventSubscriber, line: [UInt8]) {
+        direct.append((subscriber, line))
+    }
+
+    /// Hands the lines to every subscriber of their room (and the direct lines to theirs), one
+    /// async block per I/O queue.
     mutating func flush(subscribers: [String: [UInt64: any EventSubscriber]]) {
-        guard !roomOrder.isEmpty else { return }
+        guard !isEmpty else { return }
         var perQueue: [ObjectIdentifier: (queue: DispatchQueue, deliveries: [(any EventSubscriber, [[UInt8]])])] = [:]
         for room in roomOrder {
             guard let lines = linesByRoom[room], let members = subscribers[room] else { continue }
@@ -32,6 +40,10 @@ struct FanoutOutbox {
                 let queue = subscriber.deliveryQueue
                 perQueue[ObjectIdentifier(queue), default: (queue, [])].deliveries.append((subscriber, lines))
             }
+        }
+        for (subscriber, line) in direct {
+            let queue = subscriber.deliveryQueue
+            perQueue[ObjectIdentifier(queue), default: (queue, [])].deliveries.append((subscriber, [line]))
         }
         for (_, entry) in perQueue {
             let deliveries = entry.deliveries
@@ -41,5 +53,6 @@ struct FanoutOutbox {
         }
         roomOrder.removeAll(keepingCapacity: true)
         linesByRoom.removeAll(keepingCapacity: true)
+        direct.removeAll(keepingCapacity: true)
     }
 }

@@ -103,12 +103,6 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
 
     // MARK: EventSubscriber
 
-    func deliver(_ line: [UInt8]) {
-        connection.queue.async { [self] in
-            if !closing { sendBounded(line) }
-        }
-    }
-
     var deliveryQueue: DispatchQueue { connection.queue }
 
     func deliverOnQueue(_ lines: [[UInt8]]) {

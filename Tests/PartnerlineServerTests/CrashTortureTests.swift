@@ -38,38 +38,10 @@ final class StopFlag: @unchecked Sendable {
     static let rooms = ["rural-east-midlands/general", "rural-east-midlands/purchasing", "inner-city-north/general"]
     static let posters = ["boston-mind", "lincoln-womens-aid", "grantham-foodbank", "leeds-refugee-hub", "york-carers"]
 
+    /// Two clusters, and small segments so they roll during the run.
     static func config(in dir: String, dataDir: String, fsync: String) -> String {
-        let path = dir + "/torture.yaml"
-        let yaml = """
-            server_name: torture
-            data_dir: \(dataDir)
-            listen:
-              host: 127.0.0.1
-              tls_port: 0
-            registration:
-              policy: open
-            passwords:
-              scrypt_log2_n: 4
-            journal:
-              fsync: \(fsync)
-              segment_max_bytes: 16384
-            \(TestConfig.relaxedProtection)
-            clusters:
-              - name: rural-east-midlands
-                description: Rural cluster
-                rooms:
-                  - name: general
-                    topic: Introductions
-                  - name: purchasing
-                    topic: Buy together
-              - name: inner-city-north
-                description: Inner-city cluster
-                rooms:
-                  - name: general
-                    topic: City news
-            """
-        try! yaml.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        TestConfig.yamlFile(in: dir, dataDir: dataDir, fsync: fsync, oneCluster: false,
+                            journalExtra: "  segment_max_bytes: 16384")
     }
 
     @Test(arguments: ["always", "batch"])

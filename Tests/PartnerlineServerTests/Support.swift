@@ -30,7 +30,7 @@ enum TestConfig {
     /// A small config: two clusters, cheap password hashing, any free ports.
     static func yaml(dataDir: String, plain: Bool = true, policy: String = "open", invites: [String] = [],
                      fsync: String = "batch", extraLimits: String = "", oneCluster: Bool = false,
-                     protection: String = relaxedProtection, extra: String = "") -> String {
+                     protection: String = relaxedProtection, extra: String = "", journalExtra: String = "") -> String {
         let secondCluster = oneCluster ? "" : """
               - name: purchasing
                 topic: Buy together
@@ -54,6 +54,7 @@ enum TestConfig {
           scrypt_log2_n: 4
         journal:
           fsync: \(fsync)
+        \(journalExtra)
         limits:
           max_line_length: 4096
         \(extraLimits)
@@ -76,10 +77,13 @@ enum TestConfig {
                                            fsync: fsync, extraLimits: extraLimits, protection: protection, extra: extra))
     }
 
-    /// One cluster with one room, as a file, for the real binary (TLS only).
-    static func yamlFile(in dir: String, dataDir: String, fsync: String = "batch") -> String {
+    /// The config as a file, for the real binary (TLS only); one cluster with one room unless
+    /// `oneCluster` is false. `journalExtra` holds more `journal:` keys, indented two spaces.
+    static func yamlFile(in dir: String, dataDir: String, fsync: String = "batch", oneCluster: Bool = true,
+                         journalExtra: String = "") -> String {
         let path = dir + "/test.yaml"
-        try! yaml(dataDir: dataDir, plain: false, fsync: fsync, oneCluster: true).write(toFile: path, atomically: true, encoding: .utf8)
+        try! yaml(dataDir: dataDir, plain: false, fsync: fsync, oneCluster: oneCluster, journalExtra: journalExtra)
+            .write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 }
