@@ -30,6 +30,9 @@ static inline long pl_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
 static inline long pl_SSL_set_mode(SSL *ssl, long mode) {
     return SSL_set_mode(ssl, mode);
 }
+static inline void pl_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) {
+    SSL_CTX_set_read_ahead(ctx, yes);
+}
 static inline int pl_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return (int)SSL_set_tlsext_host_name(ssl, name);
 }

@@ -51,7 +51,6 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
     /// Send times of outstanding posts/requests, oldest first (replies come in order).
     private var sendTimes: [UInt64] = []
     private var sendTimesHead = 0
-    private var timer: DispatchSourceTimer?
     private var postPrefix: [UInt8] = []
     private var postSuffix: [UInt8] = []
     private var scratch: [UInt8] = []
@@ -99,8 +98,6 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
     }
 
     func connectionClosed(_ connection: Connection, reason: CloseReason) {
-        timer?.cancel()
-        timer = nil
         if phase != .failed && reason != .localClose {
             stats.recordError("\(name): connection closed: \(reason)")
         }
@@ -216,18 +213,15 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
             for _ in 0..<window { sendNext() }
         case .historyReader:
             sendNext()
-        case .paced(let interval):
-            let timer = DispatchSource.makeTimerSource(queue: connection.queue)
-            let phaseShift = UInt64.random(in: 0..<interval, using: &random)
-            timer.schedule(deadline: .now() + .nanoseconds(Int(phaseShift)), repeating: .nanoseconds(Int(interval)),
-                           leeway: .milliseconds(1))
-            timer.setEventHandler { @Sendable [weak self] in
-                guard let self else { return }
-                if self.control.sending.load(ordering: .relaxed) { self.post() } else { self.timer?.cancel() }
-            }
-            self.timer = timer
-            timer.resume()
+        case .paced:
+            return   // its queue's PacedPoster calls postPaced()
         }
+    }
+
+    /// One paced post (from its queue's `PacedPoster`, on this client's queue).
+    func postPaced() {
+        guard phase == .ready, control.sending.load(ordering: .relaxed) else { return }
+        post()
     }
 
     private func sendNext() {

@@ -17,6 +17,7 @@ final class LoadFleet: @unchecked Sendable {
     let board = StatsBoard()
     let control = RunControl()
     private(set) var clients: [LoadClient] = []
+    private var posters: [PacedPoster] = []
     private let tls: TLSClientContext
 
     init(queueCount: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
@@ -69,12 +70,21 @@ final class LoadFleet: @unchecked Sendable {
         return Double(nowNanos() - started) / 1e9
     }
 
-    /// Lets every client start posting per its role.
+    /// Lets every client start posting per its role; paced clients post from one `PacedPoster`
+    /// per queue.
     func startSending() {
         control.sending.store(true, ordering: .relaxed)
+        var paced: [ObjectIdentifier: (queue: DispatchQueue, interval: UInt64, clients: [LoadClient])] = [:]
         for client in clients {
+            if case .paced(let interval) = client.role {
+                let queue = client.connection.queue
+                paced[ObjectIdentifier(queue), default: (queue, interval, [])].clients.append(client)
+                continue
+            }
             client.connection.queue.async { client.start() }
         }
+        posters = paced.values.map { PacedPoster(queue: $0.queue, intervalNanos: $0.interval, clients: $0.clients) }
+        for poster in posters { poster.start(control: control) }
     }
 
     func stopSending() {

@@ -3,6 +3,18 @@ import PartnerlineCore
 import PartnerlineProtocol
 import PartnerlineStore
 
+/// Where and how a post's result is answered: `completion` always runs on `queue`.
+struct PostReply: Sendable {
+    let queue: DispatchQueue
+    let completion: @Sendable (Result<UInt64, DomainError>) -> Void
+
+    /// Answers from any queue by hopping to `queue` (refusals; a stored post rides the outbox).
+    func send(_ result: Result<UInt64, DomainError>) {
+        let completion = completion
+        queue.async { completion(result) }
+    }
+}
+
 /// Something that receives live EV lines (a session), through a shard's FanoutOutbox.
 protocol EventSubscriber: AnyObject, Sendable {
     var subscriberID: UInt64 { get }
@@ -33,7 +45,7 @@ final class ClusterShard: @unchecked Sendable {
 
     private enum Write {
         case event(room: RoomName, actor: String, kind: String, fields: [(String, String)], text: String?,
-                   completion: @Sendable (Result<UInt64, DomainError>) -> Void)
+                   reply: PostReply)
         case join(room: RoomName, subscriber: any EventSubscriber,
                   completion: @Sendable (Result<UInt64, DomainError>) -> Void)
         case part(room: RoomName, account: String)
@@ -120,12 +132,15 @@ final class ClusterShard: @unchecked Sendable {
     // MARK: Writes
 
     /// Stores an event; `completion` gets its seq once durable, after it was fanned out to subscribers.
+    /// `completion` runs on `replyQueue` (the poster's I/O queue): a stored post's reply rides in
+    /// the batch's block for that queue, right after the lines, instead of costing a hop of its own.
     func post(room: RoomName, actor: String, kind: String, fields: [(String, String)] = [], text: String?,
-              completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
+              replyQueue: DispatchQueue, completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
+        let reply = PostReply(queue: replyQueue, completion: completion)
         queue.async { [self] in
-            guard state.room(room) != nil else { return completion(.failure(noSuchRoom(room))) }
-            if state.isMuted(actor, in: room) { return completion(.failure(Self.muted(room))) }
-            enqueue(.event(room: room, actor: actor, kind: kind, fields: fields, text: text, completion: completion))
+            guard state.room(room) != nil else { return reply.send(.failure(noSuchRoom(room))) }
+            if state.isMuted(actor, in: room) { return reply.send(.failure(Self.muted(room))) }
+            enqueue(.event(room: room, actor: actor, kind: kind, fields: fields, text: text, reply: reply))
         }
     }
 
@@ -340,7 +355,9 @@ final class ClusterShard: @unchecked Sendable {
             let refusal = DomainError(.storage, "not stored: \(error.description)")
             for item in staged {
                 switch item.write {
-                case .event(_, _, _, _, _, let completion), .join(_, _, let completion):
+                case .event(_, _, _, _, _, let reply):
+                    reply.send(.failure(refusal))
+                case .join(_, _, let completion):
                     completion(.failure(refusal))
                 case .part:
                     partSettled(item.write)  // presence already ended; membership stays until a later PART is stored
@@ -360,13 +377,14 @@ final class ClusterShard: @unchecked Sendable {
 
     private func applyDurable(_ item: Staged, outbox: inout FanoutOutbox, replies: inout [() -> Void]) {
         switch (item.write, item.entry) {
-        case (.event(let room, _, _, _, _, let completion), .event(let event)):
+        case (.event(let room, _, _, _, _, let reply), .event(let event)):
             let line = item.line!
             state.appendEncoded(room: room, seq: event.seq, timeMillis: event.timeMillis, line: line)
             // The poster is a subscriber too: its EV is handed to its queue before its OK.
             outbox.add(room: room.room, line: line)
             let seq = event.seq
-            replies.append { completion(.success(seq)) }
+            let completion = reply.completion
+            outbox.add(reply: { completion(.success(seq)) }, on: reply.queue)
         case (.join(let room, let subscriber, let completion), let entry):
             // Lines before the join go to the old members only, and the joiner's OK JOIN goes
             // before any later line of this batch.

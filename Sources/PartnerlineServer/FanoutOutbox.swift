@@ -13,8 +13,10 @@ struct FanoutOutbox {
     /// Lines for one subscriber outside the room (a MATCH to an organisation's other sessions, a
     /// watched tag): the same one path, so the same slow-consumer bound applies.
     private var direct: [(any EventSubscriber, [UInt8])] = []
+    /// Replies to run on an I/O queue after that queue's lines (a stored post's OK).
+    private var replies: [(DispatchQueue, @Sendable () -> Void)] = []
 
-    var isEmpty: Bool { roomOrder.isEmpty && direct.isEmpty }
+    var isEmpty: Bool { roomOrder.isEmpty && direct.isEmpty && replies.isEmpty }
 
     mutating func add(room: String, line: [UInt8]) {
         if linesByRoom[room] == nil {
@@ -29,30 +31,49 @@ struct FanoutOutbox {
         direct.append((subscriber, line))
     }
 
+    /// Runs `reply` on `queue` in this batch's block for that queue, after all its lines, so a
+    /// poster gets its EV before its OK without a hop of its own.
+    mutating func add(reply: @escaping @Sendable () -> Void, on queue: DispatchQueue) {
+        replies.append((queue, reply))
+    }
+
     /// Hands the lines to every subscriber of their room (and the direct lines to theirs), one
     /// async block per I/O queue.
     mutating func flush(subscribers: [String: [UInt64: any EventSubscriber]]) {
         guard !isEmpty else { return }
-        var perQueue: [ObjectIdentifier: (queue: DispatchQueue, deliveries: [(any EventSubscriber, [[UInt8]])])] = [:]
+        var perQueue: [ObjectIdentifier: QueueBlock] = [:]
         for room in roomOrder {
             guard let lines = linesByRoom[room], let members = subscribers[room] else { continue }
             for subscriber in members.values {
                 let queue = subscriber.deliveryQueue
-                perQueue[ObjectIdentifier(queue), default: (queue, [])].deliveries.append((subscriber, lines))
+                perQueue[ObjectIdentifier(queue), default: QueueBlock(queue: queue)].deliveries.append((subscriber, lines))
             }
         }
         for (subscriber, line) in direct {
             let queue = subscriber.deliveryQueue
-            perQueue[ObjectIdentifier(queue), default: (queue, [])].deliveries.append((subscriber, [line]))
+            perQueue[ObjectIdentifier(queue), default: QueueBlock(queue: queue)].deliveries.append((subscriber, [line]))
+        }
+        for (queue, reply) in replies {
+            perQueue[ObjectIdentifier(queue), default: QueueBlock(queue: queue)].replies.append(reply)
         }
         for (_, entry) in perQueue {
             let deliveries = entry.deliveries
+            let replies = entry.replies
             entry.queue.async {
                 for (subscriber, lines) in deliveries { subscriber.deliverOnQueue(lines) }
+                for reply in replies { reply() }
             }
         }
         roomOrder.removeAll(keepingCapacity: true)
         linesByRoom.removeAll(keepingCapacity: true)
         direct.removeAll(keepingCapacity: true)
+        replies.removeAll(keepingCapacity: true)
+    }
+
+    /// What one I/O queue gets from one flush: lines per subscriber, then replies.
+    private struct QueueBlock {
+        let queue: DispatchQueue
+        var deliveries: [(any EventSubscriber, [[UInt8]])] = []
+        var replies: [@Sendable () -> Void] = []
     }
 }

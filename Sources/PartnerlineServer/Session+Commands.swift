@@ -260,14 +260,16 @@ extension Session {
         }
         if Session.pipelinedVerbs.contains(request.verb) {
             let slot = beginPipelinedPost()
-            shard.post(room: room, actor: actor, kind: kind, fields: fields, text: text) { [self] result in
-                onQueue { [self] in finishPipelinedPost(slot, reply(result)) }
+            shard.post(room: room, actor: actor, kind: kind, fields: fields, text: text,
+                       replyQueue: connection.queue) { [self] result in
+                finishPipelinedPost(slot, reply(result))
             }
             return
         }
         beginAsync()
-        shard.post(room: room, actor: actor, kind: kind, fields: fields, text: text) { [self] result in
-            onQueue { [self] in finish(reply(result)) }
+        shard.post(room: room, actor: actor, kind: kind, fields: fields, text: text,
+                   replyQueue: connection.queue) { [self] result in
+            finish(reply(result))
         }
     }
 

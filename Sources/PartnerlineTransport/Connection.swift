@@ -293,8 +293,9 @@ public final class Connection: @unchecked Sendable {
             handler?.connectionReady(self)
             guard state == .open else { return }
             if pendingOutboundBytes > 0 { scheduleFlush() }
-            // Application data may already sit in OpenSSL's buffer with the last handshake flight.
-            if SSL_pending(ssl) > 0 { readTLS() }
+            // Application data may already sit in OpenSSL's buffer with the last handshake flight
+            // (read ahead, not yet decrypted: SSL_pending would not count it).
+            if SSL_has_pending(ssl) != 0 { readTLS() }
             return
         }
         let savedErrno = errno
@@ -330,10 +331,17 @@ public final class Connection: @unchecked Sendable {
             if n > 0 {
                 total += Int(n)
                 handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: Int(n)))
-                // Keep going while OpenSSL holds decrypted bytes (the socket will not signal
-                // them); otherwise stop after the budget and let the level-triggered source
-                // bring us back.
-                if total >= Connection.readBudget && SSL_pending(ssl) == 0 { return }
+                // Keep going while OpenSSL holds bytes, decrypted or read ahead (the socket will
+                // not signal them). Once it holds none, stop: with read-ahead the last read took
+                // what the socket had, and if more came since, the level-triggered source brings
+                // us back; trying again here would mostly cost a `read` that fails with EAGAIN.
+                if SSL_has_pending(ssl) == 0 { return }
+                if total >= Connection.readBudget {
+                    // Yield the queue to other connections; what OpenSSL holds is read on the next
+                    // turn (the socket may have nothing left to signal it).
+                    queue.async { @Sendable [weak self] in self?.handleReadable() }
+                    return
+                }
                 continue
             }
             let savedErrno = errno
@@ -379,7 +387,8 @@ public final class Connection: @unchecked Sendable {
             if n > 0 {
                 total += n
                 handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: n))
-                if total >= Connection.readBudget { return }
+                // A short read emptied the socket: the level-triggered source reports more.
+                if n < IOSlot.readBufferSize || total >= Connection.readBudget { return }
                 continue
             }
             if n == 0 {
@@ -406,11 +415,13 @@ public final class Connection: @unchecked Sendable {
         // While the write source is armed, the writable event flushes; no extra turn needed.
         guard !flushScheduled, !writeBlocked, state != .handshaking, state != .created else { return }
         flushScheduled = true
-        queue.async { @Sendable [weak self] in
-            guard let self else { return }
-            self.flushScheduled = false
-            self.flushNow()
-        }
+        slot.requestFlush(self)
+    }
+
+    /// The slot's end-of-turn flush (see `IOSlot.requestFlush`).
+    func flushFromSlot() {
+        flushScheduled = false
+        flushNow()
     }
 
     /// Writes as much of the pending output as the socket takes; keeps the rest and arms

@@ -2,7 +2,10 @@ import COpenSSL
 
 /// What every Partnerline SSL_CTX has, client or server: TLS 1.2 minimum, no compression, no
 /// renegotiation, EOF without close_notify is a normal close (trap 4), idle buffers released
-/// (trap 9), partial writes from a buffer that may move (coalesced flushes).
+/// (trap 9), partial writes from a buffer that may move (coalesced flushes), and read-ahead: one
+/// `read` takes everything the socket holds instead of a 5-byte header and then the record body
+/// (`Connection.readTLS` relies on `SSL_has_pending` for what read-ahead buffered). Only
+/// non-blocking `Connection`s use these contexts; `BlockingLineClient` has its own.
 enum SharedTLSSettings {
     /// A new SSL_CTX for `method` with those settings; the caller owns it.
     static func makeContext(_ method: OpaquePointer?, role: String) throws -> OpaquePointer {
@@ -22,6 +25,7 @@ enum SharedTLSSettings {
             ctx,
             pl_SSL_MODE_RELEASE_BUFFERS() | pl_SSL_MODE_ENABLE_PARTIAL_WRITE()
                 | pl_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER())
+        pl_SSL_CTX_set_read_ahead(ctx, 1)
         return ctx
     }
 }

@@ -35,6 +35,10 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("server-fsync"), help: "fsync policy of the server the bench starts (fanout, rooms, scale, history).")
     var serverFsync: String = "batch"
 
+    @Option(name: .customLong("server-batch-window-micros"),
+            help: "journal.batch_window_micros of the server the bench starts (fsync batch; durable has its own list).")
+    var serverBatchWindow: Int = 0
+
     @Option(help: "Measured seconds per row (max 120).")
     var seconds: Double = 5
 
@@ -68,6 +72,8 @@ struct CommonOptions: ParsableArguments {
         if let serverBinary { settings.serverBinary = serverBinary }
         guard ["always", "batch", "os"].contains(serverFsync) else { throw ValidationError("--server-fsync: always, batch or os") }
         settings.fsync = serverFsync
+        guard (0...1_000_000).contains(serverBatchWindow) else { throw ValidationError("--server-batch-window-micros: 0...1000000") }
+        settings.batchWindowMicros = serverBatchWindow
         settings.seconds = seconds
         settings.warmupSeconds = warmup
         settings.messageBytes = messageBytes
