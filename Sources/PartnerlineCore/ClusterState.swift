@@ -62,6 +62,11 @@ public struct ClusterState: Sendable {
         }
     }
 
+    /// Encodes the EV lines of replayed events still in each room's window (see RoomState.deferred).
+    public mutating func encodeDeferredLines() {
+        for room in roomOrder { rooms[room]?.encodeDeferredLines() }
+    }
+
     /// Adds a live event whose line was already encoded for fan-out.
     public mutating func appendEncoded(room: RoomName, seq: UInt64, timeMillis: Int64, line: [UInt8]) {
         rooms[room.room]?.append(seq: seq, timeMillis: timeMillis, line: line)

@@ -13,8 +13,12 @@ public struct RoomState: Sendable {
     /// Accounts that joined and have not parted (JOIN/PART are presence records, not events).
     public private(set) var members: Set<String> = []
     /// At least the newest `historyWindow` events (at most twice that, so trimming is amortised):
-    /// the line of seq `windowFirstSeq + i` is at index i.
+    /// the line of seq `windowFirstSeq + i` is at index i, and after `lines` come `deferred`.
     private var lines: [[UInt8]] = []
+    /// Replayed events whose lines are not encoded yet (the window's newest ones): a replay of a long
+    /// room would otherwise encode every event's line only to drop all but the last window of them.
+    /// Encoded by `encodeDeferredLines()` (after replay) or by the next live append.
+    private var deferred: [StoredEvent] = []
     /// Seq of `lines[0]` (seq starts at 1 and has no gaps).
     public private(set) var windowFirstSeq: UInt64 = 1
     public private(set) var lastSeq: UInt64 = 0
@@ -27,29 +31,46 @@ public struct RoomState: Sendable {
         self.historyWindow = max(1, historyWindow)
     }
 
-    /// Event lines held in memory now (never more than twice the window).
-    public var linesInMemory: Int { lines.count }
+    /// Events held in memory now (never more than twice the window).
+    public var linesInMemory: Int { lines.count + deferred.count }
 
-    /// Appends a stored event; events must arrive in seq order without gaps.
+    /// Appends a replayed event; events must arrive in seq order without gaps. Its line is encoded
+    /// only if it is still in the window when `encodeDeferredLines()` or a live append comes.
     public mutating func append(_ event: StoredEvent) throws {
         guard event.seq == lastSeq + 1 else {
             throw ReplayError("room \(name): event seq \(event.seq) after \(lastSeq)")
         }
-        keep(seq: event.seq, timeMillis: event.timeMillis, line: event.encodedLine())
+        deferred.append(event)
+        advance(seq: event.seq, timeMillis: event.timeMillis)
     }
 
     /// Appends an event whose line is already encoded (the live path encodes once for fan-out).
     public mutating func append(seq: UInt64, timeMillis: Int64, line: [UInt8]) {
         precondition(seq == lastSeq + 1, "room \(name): seq \(seq) after \(lastSeq)")
-        keep(seq: seq, timeMillis: timeMillis, line: line)
+        encodeDeferredLines()
+        lines.append(line)
+        advance(seq: seq, timeMillis: timeMillis)
     }
 
-    private mutating func keep(seq: UInt64, timeMillis: Int64, line: [UInt8]) {
-        lines.append(line)
+    /// Encodes the lines of replayed events still in the window (call once replay is done, so the
+    /// first HISTORY or live post does not pay for it).
+    public mutating func encodeDeferredLines() {
+        guard !deferred.isEmpty else { return }
+        lines.reserveCapacity(lines.count + deferred.count)
+        for event in deferred { lines.append(event.encodedLine()) }
+        deferred.removeAll()
+    }
+
+    private mutating func advance(seq: UInt64, timeMillis: Int64) {
         lastSeq = seq
         lastTimeMillis = max(lastTimeMillis, timeMillis)
-        if lines.count >= 2 * historyWindow {
-            lines.removeFirst(lines.count - historyWindow)
+        let held = lines.count + deferred.count
+        if held >= 2 * historyWindow {
+            var drop = held - historyWindow
+            let fromLines = min(drop, lines.count)
+            lines.removeFirst(fromLines)
+            drop -= fromLines
+            deferred.removeFirst(drop)
             windowFirstSeq = lastSeq - UInt64(historyWindow) + 1
         }
     }
@@ -71,9 +92,14 @@ public struct RoomState: Sendable {
 
     /// The lines of `range` from memory, or nil when it reaches back before the window (the caller
     /// reads those from the journal).
-    public func lines(in range: ClosedRange<UInt64>) -> ArraySlice<[UInt8]>? {
+    public func lines(in range: ClosedRange<UInt64>) -> [[UInt8]]? {
         guard range.lowerBound >= windowFirstSeq, range.upperBound <= lastSeq else { return nil }
         let start = Int(range.lowerBound - windowFirstSeq)
-        return lines[start..<(start + range.count)]
+        let end = start + range.count
+        if end <= lines.count { return Array(lines[start..<end]) }
+        // Reaches into events not yet encoded (before `encodeDeferredLines()`): encode those here.
+        var result = Array(lines[min(start, lines.count)...])
+        for event in deferred[max(0, start - lines.count)..<(end - lines.count)] { result.append(event.encodedLine()) }
+        return result
     }
 }

@@ -110,7 +110,7 @@ final class ClusterShard: @unchecked Sendable {
             guard let range = roomState.historyRange(after: after, before: before, limit: limit) else {
                 return reply(.success([]))
             }
-            if let lines = roomState.lines(in: range) { return reply(.success(Array(lines))) }
+            if let lines = roomState.lines(in: range) { return reply(.success(lines)) }
             readHistory(room: room, range: range, reply: reply)
         }
     }

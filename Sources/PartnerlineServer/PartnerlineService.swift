@@ -218,7 +218,9 @@ public final class PartnerlineService: @unchecked Sendable {
             throw error
         }
         do {
-            state = try pipeline.finish()
+            var replayed = try pipeline.finish()
+            replayed.encodeDeferredLines()   // only the windows' lines, not every replayed event's
+            state = replayed
         } catch {
             journal.close()
             throw error

@@ -4,7 +4,7 @@ import Testing
 
 extension RoomState {
     /// HISTORY answered from memory alone (every range these tests ask for is inside the window).
-    func history(after: UInt64?, before: UInt64?, limit: Int) -> ArraySlice<[UInt8]> {
+    func history(after: UInt64?, before: UInt64?, limit: Int) -> [[UInt8]] {
         guard let range = historyRange(after: after, before: before, limit: limit) else { return [] }
         return lines(in: range)!
     }
@@ -21,7 +21,7 @@ struct RoomStateTests {
         return room
     }
 
-    func seqs(_ lines: ArraySlice<[UInt8]>) -> [Int] {
+    func seqs(_ lines: [[UInt8]]) -> [Int] {
         lines.map { line in
             let parts = String(decoding: line, as: UTF8.self).split(separator: " ")
             return Int(parts[2])!
@@ -84,6 +84,31 @@ struct RoomStateTests {
         #expect(room.historyRange(after: 4, before: nil, limit: 2) == 5...6)
         #expect(room.historyRange(after: nil, before: nil, limit: 500) == 501...1000)
         #expect(room.historyRange(after: 1000, before: nil, limit: 5) == nil)
+    }
+
+    /// Replayed events are encoded only if they are still in the window: ranges over them read the
+    /// same before and after `encodeDeferredLines()`, and a live append after replay goes after them.
+    @Test func replayedLinesAreEncodedOnlyForTheWindow() throws {
+        var room = try room(events: 1000, window: 10)
+        let expected = (room.windowFirstSeq...1000).map { seq in
+            StoredEvent(room: name, seq: seq, timeMillis: Int64(seq) * 1000, actor: "a", kind: "SAY", text: "m\(seq)").encodedLine()
+        }
+        #expect(room.lines(in: room.windowFirstSeq...1000) == expected)
+        #expect(room.lines(in: 995...996) == Array(expected[(995 - Int(room.windowFirstSeq))...(996 - Int(room.windowFirstSeq))]))
+        room.encodeDeferredLines()
+        #expect(room.lines(in: room.windowFirstSeq...1000) == expected)
+        #expect(room.linesInMemory == expected.count)
+
+        // Replay, then live posts before anyone encoded the deferred ones, then more replay-style
+        // appends: seq order and the window hold across the two kinds.
+        var mixed = try self.room(events: 25, window: 10)
+        mixed.append(seq: 26, timeMillis: 26_000, line: Array("EV rural/purchasing 26 t a SAY :live\r\n".utf8))
+        try mixed.append(StoredEvent(room: name, seq: 27, timeMillis: 27_000, actor: "a", kind: "SAY", text: "m27"))
+        #expect(seqs(mixed.lines(in: 20...27)!) == Array(20...27))
+        #expect(mixed.linesInMemory >= 10 && mixed.linesInMemory < 20)
+        #expect(throws: ReplayError.self) {
+            try mixed.append(StoredEvent(room: name, seq: 29, timeMillis: 1, actor: "a", kind: "SAY", text: "gap"))
+        }
     }
 
     @Test func theWindowIsTrimmedAsEventsArrive() throws {
