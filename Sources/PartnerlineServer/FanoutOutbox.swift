@@ -4,9 +4,10 @@ import Dispatch
 /// per batch carrying every line for every subscriber it owns, instead of one closure per
 /// subscriber per event. Lines are encoded once and shared (arrays are not copied).
 ///
-/// Ordering: within a room, lines keep seq order. Anything that must come after the lines
-/// (a poster's OK, a joiner's OK JOIN) is issued by the shard only after `flush()`, and goes
-/// to the same serial I/O queue, so it runs after the block.
+/// Ordering: within a room, lines keep seq order. A stored post's OK rides in the block for the
+/// poster's queue, after every line of the block (`add(reply:on:)`). Anything else that must come
+/// after the lines (a joiner's OK JOIN, an item command's reply) is issued by the shard only after
+/// `flush()`, and goes to the same serial I/O queue, so it runs after the block.
 struct FanoutOutbox {
     private var roomOrder: [String] = []
     private var linesByRoom: [String: [[UInt8]]] = [:]
