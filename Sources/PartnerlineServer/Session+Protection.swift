@@ -27,6 +27,8 @@ extension Session {
     /// Called by the sweeper on the connection's queue.
     func tick(now: Double) {
         guard sweeper != nil, !closing else { return }
+        // The buffer of the last reply, kept for the next one; an idle session gives it back.
+        connection.releaseDrainedOutput()
         while true {
             switch clock.next(now: now) {
             case .wait(let until):

@@ -79,7 +79,11 @@ public final class Connection: @unchecked Sendable {
     private var keepAlive: Connection?
 
     private var readSource: DispatchSourceRead?
+    /// Made on first need (a write that blocked, a handshake or read that wants to write): most
+    /// connections never fill their socket buffer, and an idle one then keeps one source, not two.
     private var writeSource: DispatchSourceWrite?
+    /// Closes the fd once every source made on it has been cancelled.
+    private var closer: FDCloser?
     private var readSuspended = false
     private var writeResumed = false
 
@@ -143,16 +147,17 @@ public final class Connection: @unchecked Sendable {
         keepAlive = self
 
         let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        // The fd is closed only after both sources are cancelled. The closer does not
+        // The fd is closed only after every source on it is cancelled. The closer does not
         // depend on `self`, so the socket is closed even if the connection is gone by then.
         let closer = FDCloser(fd: fd)
-        read.setEventHandler { @Sendable [weak self] in self?.handleReadable() }
-        write.setEventHandler { @Sendable [weak self] in self?.handleWritable() }
+        closer.sourceMade()
+        // Strong captures: a weak reference would give every connection a side table (more
+        // bytes per idle connection). The cycle source -> handler -> self ends at `terminate`:
+        // libdispatch releases a source's handlers once its cancellation has completed.
+        read.setEventHandler { @Sendable in self.handleReadable() }
         read.setCancelHandler { @Sendable in closer.sourceCancelled() }
-        write.setCancelHandler { @Sendable in closer.sourceCancelled() }
         readSource = read
-        writeSource = write   // created suspended; resumed only while it is needed
+        self.closer = closer
 
         if isTLS {
             state = .handshaking
@@ -339,7 +344,7 @@ public final class Connection: @unchecked Sendable {
                 if total >= Connection.readBudget {
                     // Yield the queue to other connections; what OpenSSL holds is read on the next
                     // turn (the socket may have nothing left to signal it).
-                    queue.async { @Sendable [weak self] in self?.handleReadable() }
+                    queue.async { @Sendable in self.handleReadable() }
                     return
                 }
                 continue
@@ -491,6 +496,16 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Frees the outbound buffer if everything in it has been written: an idle connection then
+    /// keeps no buffer from its last reply (the flush keeps up to 64 KiB for the next one). For
+    /// a periodic sweep, not per flush. On `queue`.
+    public func releaseDrainedOutput() {
+        assertOnQueue()
+        guard outboundStart == outbound.count, outbound.capacity > 0 else { return }
+        outbound = []
+        outboundStart = 0
+    }
+
     private func compactOutbound() {
         if outboundStart == outbound.count {
             // Drained: drop big buffers so idle connections stay small.
@@ -504,8 +519,8 @@ public final class Connection: @unchecked Sendable {
 
     /// Arms the write source only while something waits for writability; balanced.
     private func updateWriteSource() {
-        guard let writeSource else { return }
         let wanted = state != .closed && (writeBlocked || readWantsWrite || handshakeWantsWrite)
+        guard let writeSource = wanted ? writeSourceMadeIfNeeded() : self.writeSource else { return }
         if wanted && !writeResumed {
             writeSource.resume()
             writeResumed = true
@@ -513,6 +528,19 @@ public final class Connection: @unchecked Sendable {
             writeSource.suspend()
             writeResumed = false
         }
+    }
+
+    /// The write source, made (suspended) the first time it is wanted; nil before `start()`.
+    private func writeSourceMadeIfNeeded() -> DispatchSourceWrite? {
+        if let writeSource { return writeSource }
+        guard let closer else { return nil }
+        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+        closer.sourceMade()
+        write.setEventHandler { @Sendable in self.handleWritable() }
+        write.setCancelHandler { @Sendable in closer.sourceCancelled() }
+        writeSource = write   // suspended until updateWriteSource resumes it
+        writeResumed = false
+        return write
     }
 
     // MARK: closing
@@ -529,7 +557,7 @@ public final class Connection: @unchecked Sendable {
         terminate(.localClose)
     }
 
-    /// The single exit: cancels both sources (resuming suspended ones first so the cancel
+    /// The single exit: cancels the sources (resuming suspended ones first so the cancel
     /// handlers run and close the fd), reports the reason once, drops the handler and the
     /// self-reference.
     private func terminate(_ reason: CloseReason) {
@@ -553,12 +581,17 @@ public final class Connection: @unchecked Sendable {
     }
 }
 
-/// Closes the fd once both DispatchSources on it have been cancelled.
+/// Closes the fd once every DispatchSource made on it has been cancelled.
 private final class FDCloser: @unchecked Sendable {
     private let fd: Int32
-    private var remaining = 2   // touched only by the cancel handlers, which run on one serial queue
+    /// Touched only on the connection's serial queue: sources are made there, and their cancel
+    /// handlers run there. Every source is made before any is cancelled (`terminate` cancels
+    /// them all at once, and no source is made after it).
+    private var remaining = 0
 
     init(fd: Int32) { self.fd = fd }
+
+    func sourceMade() { remaining += 1 }
 
     func sourceCancelled() {
         remaining -= 1

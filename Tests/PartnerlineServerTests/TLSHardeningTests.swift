@@ -93,6 +93,20 @@ import Testing
         #expect(try server.client().final("PING") == "OK PING")
     }
 
+    /// OpenSSL's client lists AES-256-GCM first; the server's order picks AES-128-GCM (smaller
+    /// per-connection state), unless the client puts ChaCha20-Poly1305 first.
+    @Test func tls13PrefersAES128GCMUnlessTheClientPrefersChaCha() throws {
+        let dir = TempDir()
+        let server = try InProcessServer(TestConfig.make(dataDir: dir.path))
+        #expect(try Self.negotiate(port: server.tlsPort, ["-tls1_3"]) == "TLSv1.3 TLS_AES_128_GCM_SHA256")
+        #expect(try Self.negotiate(port: server.tlsPort, ["-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384"])
+            == "TLSv1.3 TLS_AES_256_GCM_SHA384")
+        #expect(try Self.negotiate(port: server.tlsPort, ["-tls1_3", "-ciphersuites",
+                                                          "TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"])
+            == "TLSv1.3 TLS_CHACHA20_POLY1305_SHA256")
+        #expect(try Self.negotiate(port: server.tlsPort, ["-tls1_2"]) == "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256")
+    }
+
     static func makeCertificate(in dir: String, name: String) throws -> (certificate: String, key: String, sha256: String) {
         let certificate = "\(dir)/\(name).crt", key = "\(dir)/\(name).key"
         try CertificateFactory.makeSelfSigned(commonName: name, subjectAltNames: ["localhost"], days: 2,

@@ -337,3 +337,137 @@ struct TransportTests {
         #expect(refused)
     }
 }
+
+/// Every socket the server accepted is closed again, whichever way its connection ended: the fd
+/// is closed by the cancel handlers of the connection's DispatchSources, and the write source
+/// exists only on connections whose writes blocked.
+@Suite struct ServerSocketsCloseTests {
+    /// This process's open TCP sockets (not listening) whose local port is `port`: the server's
+    /// side of its connections (`/proc/self/fd` inodes matched against `/proc/net/tcp{,6}`).
+    static func acceptedSockets(port: Int) -> Int {
+        var inodes = Set<String>()
+        for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            let text = readProcFile(file)
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 9, let local = fields[1].split(separator: ":").last,
+                      Int(local, radix: 16) == port, fields[3] != "0A" else { continue }
+                inodes.insert(String(fields[9]))
+            }
+        }
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.filter { fd in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)"),
+                  target.hasPrefix("socket:[") else { return false }
+            return inodes.contains(String(target.dropFirst(8).dropLast()))
+        }.count
+    }
+
+    /// The whole of a /proc file, read until EOF (the kernel hands out /proc/net/tcp a page at a
+    /// time, and a single read would miss sockets).
+    static func readProcFile(_ path: String) -> String {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Polls until no accepted socket is open (false after the hang guard).
+    static func waitUntilAllClosed(port: Int) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: hangGuardSeconds)
+        while Date() < deadline {
+            if acceptedSockets(port: port) == 0 { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    @Test func everyWayOfEndingClosesTheServerSocket() throws {
+        let certs = try CertFixture()
+        let server = try EchoServer(tls: try certs.context(), maxOutboundBytes: 16 << 20)
+        let port = server.port
+
+        let peerCloses = try BlockingLineClient(host: "127.0.0.1", port: port, tls: true)
+        let quits = try BlockingLineClient(host: "127.0.0.1", port: port, tls: true)
+        let dropped = try BlockingLineClient(host: "127.0.0.1", port: port, tls: true)
+        let slow = try BlockingLineClient(host: "127.0.0.1", port: port, tls: true)
+        let big = try BlockingLineClient(host: "127.0.0.1", port: port, tls: true)
+        for (client, name) in [(peerCloses, "peer"), (quits, "quit"), (dropped, "drop"), (slow, "slow"), (big, "big")] {
+            try client.send(line: "NAME \(name)")
+            #expect(try client.readLine() == "OK NAME \(name)")
+        }
+        #expect(Self.acceptedSockets(port: port) == 5)
+
+        // Output bigger than the socket buffers: the write blocks, so this connection makes its
+        // write source; then the client reads it all and closes.
+        try big.send(line: "BIG 12000000")
+        var lines = 0
+        while try big.readLine() != "END 12000000" { lines += 1 }
+        #expect(lines == 12000)
+        big.close()
+        #expect(server.recorder.waitForClose("big") == [.peerClosed])
+
+        peerCloses.close()
+        try quits.send(line: "QUIT")
+        #expect(try quits.readLine() == "BYE")
+        try dropped.send(line: "DROP")
+        try slow.send(line: "FLOOD")   // never read: write source armed, then overflow
+        #expect(server.recorder.waitForClose("slow") == [.outboundOverflow])
+        // A plaintext client on the TLS port: the handshake fails before any source wrote.
+        let plain = try BlockingLineClient(host: "127.0.0.1", port: port, tls: false, timeoutSeconds: 5)
+        try? plain.send(line: "HELLO")
+        _ = server.recorder.waitForCloses(count: 6)
+
+        #expect(Self.waitUntilAllClosed(port: port), "\(Self.acceptedSockets(port: port)) server sockets still open")
+        quits.close()
+        dropped.close()
+        slow.close()
+        plain.close()
+        #expect(server.recorder.allViolations.isEmpty)
+    }
+
+    final class WeakConnection: @unchecked Sendable {
+        weak var connection: Connection?
+        init(_ connection: Connection) { self.connection = connection }
+    }
+
+    /// The sources' handlers hold their connection strongly (no weak side table per connection);
+    /// the cycle must end when the connection does, or every connection would leak.
+    @Test func aClosedConnectionIsFreed() throws {
+        let certs = try CertFixture()
+        let recorder = Recorder()
+        let seen = Locked<[WeakConnection]>([])
+        let listener = try Listener(host: "127.0.0.1", port: 0, tls: try certs.context(), queues: IOQueuePool(count: 2),
+                                    maxOutboundBytes: 16 << 20) { connection in
+            seen.withLock { $0.append(WeakConnection(connection)) }
+            connection.handler = EchoHandler(recorder: recorder, id: connection.id)
+            connection.start()
+        }
+        listener.start()
+        defer { listener.stop() }
+        let quiet = try BlockingLineClient(host: "127.0.0.1", port: listener.localPort, tls: true)
+        let big = try BlockingLineClient(host: "127.0.0.1", port: listener.localPort, tls: true)
+        try quiet.send(line: "hello")
+        #expect(try quiet.readLine() == "hello")
+        try big.send(line: "BIG 12000000")   // blocks on the socket: makes the write source
+        while try big.readLine() != "END 12000000" {}
+        quiet.close()
+        big.close()
+        #expect(recorder.waitForCloses(count: 2) != nil)
+        let deadline = Date(timeIntervalSinceNow: hangGuardSeconds)
+        var alive = 2
+        while alive > 0 && Date() < deadline {
+            alive = seen.withLock { $0.filter { $0.connection != nil }.count }
+            usleep(20_000)
+        }
+        #expect(seen.withLock { $0.count } == 2)
+        #expect(alive == 0, "\(alive) closed connections still alive")
+    }
+}
