@@ -51,6 +51,10 @@ struct CommonOptions: ParsableArguments {
     @Option(name: .customLong("room-prefix"), help: "Partnerline room names are <prefix><n> (the bench's own server has bench/r1...).")
     var roomPrefix: String = "bench/r"
 
+    @Option(name: .customLong("setup-seconds"),
+            help: "Deadline for a row's set-up: server start, connecting and logging in the clients (max 900; a server that accepts slowly, like ngIRCd with its compiled-in listen backlog of 10, needs more than the default for thousands of connections).")
+    var setupSeconds: Double = 120
+
     @Option(help: "Load-generator I/O queues (default: one per core).")
     var queues: Int?
 
@@ -76,6 +80,8 @@ struct CommonOptions: ParsableArguments {
         settings.batchWindowMicros = serverBatchWindow
         settings.seconds = seconds
         settings.warmupSeconds = warmup
+        guard (1...900).contains(setupSeconds) else { throw ValidationError("--setup-seconds: 1...900") }
+        settings.setupTimeoutSeconds = setupSeconds
         settings.messageBytes = messageBytes
         settings.roomPrefix = roomPrefix
         if let queues { settings.queues = max(1, queues) }
@@ -104,6 +110,7 @@ func sizes(_ text: String, _ name: String, allowZero: Bool = false) throws -> [I
     return values
 }
 
+/// The arguments as given, scenario first (for the report's `command`).
 func commandLine() -> String { CommandLine.arguments.dropFirst().joined(separator: " ") }
 
 /// Row tags keep names of rows and of runs apart (an IRC server may still hold the last run's nicks
@@ -119,7 +126,7 @@ struct Fanout: ParsableCommand {
 
     func run() throws {
         let settings = try common.settings()
-        var report = BenchReport(command: "partnerline-bench fanout " + commandLine())
+        var report = BenchReport(command: "partnerline-bench " + commandLine())
         var index = 0
         for n in try sizes(clients, "n") {
             for k in try sizes(senders, "k") {
@@ -141,7 +148,7 @@ struct Rooms: ParsableCommand {
 
     func run() throws {
         let settings = try common.settings()
-        var report = BenchReport(command: "partnerline-bench rooms " + commandLine())
+        var report = BenchReport(command: "partnerline-bench " + commandLine())
         var index = 0
         for c in try sizes(clients, "c") {
             for r in try sizes(rooms, "r") {
@@ -161,7 +168,7 @@ struct Scale: ParsableCommand {
 
     func run() throws {
         let settings = try common.settings()
-        var report = BenchReport(command: "partnerline-bench scale " + commandLine())
+        var report = BenchReport(command: "partnerline-bench " + commandLine())
         for (index, c) in try sizes(connections, "c").enumerated() {
             report.rows.append(try Scenarios.scale(connections: c, settings: settings, tag: rowTag("c", index)))
         }
@@ -180,7 +187,7 @@ struct Durable: ParsableCommand {
 
     func run() throws {
         var settings = try common.settings()
-        var report = BenchReport(command: "partnerline-bench durable " + commandLine())
+        var report = BenchReport(command: "partnerline-bench " + commandLine())
         var index = 0
         for policy in fsync.split(separator: ",").map(String.init) {
             guard ["always", "batch", "os"].contains(policy) else { throw ValidationError("--fsync: always, batch or os") }
@@ -204,7 +211,7 @@ struct Restart: ParsableCommand {
 
     func run() throws {
         let settings = try common.settings()
-        var report = BenchReport(command: "partnerline-bench restart " + commandLine())
+        var report = BenchReport(command: "partnerline-bench " + commandLine())
         for e in try sizes(events, "e") {
             report.rows.append(try Scenarios.restart(events: e, settings: settings))
         }
@@ -220,7 +227,7 @@ struct History: ParsableCommand {
 
     func run() throws {
         let settings = try common.settings()
-        var report = BenchReport(command: "partnerline-bench history " + commandLine())
+        var report = BenchReport(command: "partnerline-bench " + commandLine())
         for (index, e) in try sizes(events, "e").enumerated() {
             report.rows.append(try Scenarios.history(events: e, limit: limit, settings: settings, tag: rowTag("f", index)))
         }

@@ -68,6 +68,38 @@ import Testing
         #expect(report.json().contains("\"deliveries/s\""))
     }
 
+    /// The `partnerline-bench` executable beside the test bundle (as `swift build` lays them out).
+    static var benchBinary: String? {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("partnerline-bench").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return nil
+    }
+
+    /// The executable end to end, as the docs run it: it starts the server itself and writes JSON
+    /// whose `command` is the command line that made it.
+    @Test func theExecutableRunsAScenarioAndWritesJSON() throws {
+        let binary = try #require(Self.benchBinary, "partnerline-bench not built beside the tests")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["scale", "-c", "5,10", "--seconds", "0.3", "--warmup", "0.1", "--json", "-"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(json["command"] as? String == "partnerline-bench scale -c 5,10 --seconds 0.3 --warmup 0.1 --json -")
+        let rows = try #require(json["rows"] as? [[String: Any]])
+        #expect(rows.count == 2)
+        #expect(rows.allSatisfy { $0["scenario"] as? String == "scale" })
+    }
+
     @Test func refusesNonLoopbackTargets() {
         var settings = self.settings
         settings.target = ("192.0.2.1", 6697, nil)
