@@ -140,21 +140,39 @@ public enum FlatJSON {
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         mutating func object() throws -> [(key: String, value: Value)] {
-            skipSpace()
-            try expect(UInt8(ascii: "{"))
             var fields: [(key: String, value: Value)] = []
             fields.reserveCapacity(12)
+            try forEachField { key, parser in
+                fields.append((try parser.validated(key), try parser.value()))
+            }
+            return fields
+        }
+
+        /// Walks a whole object: for each field, calls `body` with the key's UTF-8 bytes (valid only
+        /// during the call) and the parser positioned at the value, which `body` must read (e.g.
+        /// with `value()`). Then requires the end of the input. Keys are usually plain ASCII names,
+        /// so a hand-written reader can match them without making a String for each.
+        mutating func forEachField(_ body: (UnsafeBufferPointer<UInt8>, inout Parser) throws -> Void) throws {
+            skipSpace()
+            try expect(UInt8(ascii: "{"))
             skipSpace()
             if peek() == UInt8(ascii: "}") {
                 index += 1
             } else {
                 while true {
                     skipSpace()
-                    let key = try string()
-                    skipSpace()
-                    try expect(UInt8(ascii: ":"))
-                    skipSpace()
-                    fields.append((key, try value()))
+                    if let key = plainKey() {
+                        skipSpace()
+                        try expect(UInt8(ascii: ":"))
+                        skipSpace()
+                        try body(key, &self)
+                    } else {
+                        var key = Array(try string().utf8)
+                        skipSpace()
+                        try expect(UInt8(ascii: ":"))
+                        skipSpace()
+                        try key.withUnsafeMutableBufferPointer { try body(UnsafeBufferPointer($0), &self) }
+                    }
                     skipSpace()
                     if peek() == UInt8(ascii: ",") { index += 1; continue }
                     try expect(UInt8(ascii: "}"))
@@ -163,7 +181,24 @@ public enum FlatJSON {
             }
             skipSpace()
             guard index == bytes.count else { throw Failure("unexpected bytes after the object at offset \(index)") }
-            return fields
+        }
+
+        /// A quoted key without escapes or control characters, as the bytes between its quotes
+        /// (consumed); nil, with nothing consumed, for anything else (`string()` then reads it).
+        mutating func plainKey() -> UnsafeBufferPointer<UInt8>? {
+            guard peek() == UInt8(ascii: "\"") else { return nil }
+            var end = index + 1
+            while end < bytes.count {
+                let byte = bytes[end]
+                if byte == UInt8(ascii: "\"") {
+                    let key = UnsafeBufferPointer(rebasing: bytes[(index + 1)..<end])
+                    index = end + 1
+                    return key
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+                end += 1
+            }
+            return nil
         }
 
         mutating func value() throws -> Value {

@@ -36,7 +36,7 @@ public struct JournalEntryDecodingError: Error, CustomStringConvertible, Sendabl
 /// adds its optional fields to `Wire` and a case to each switch, nothing else.
 public enum JournalEntryCodec {
     /// Every field of every entry type; each type uses some. A new field also goes into
-    /// `Wire.init(flat:)` (JournalEntryCodec+Reader.swift); a test fails until it does.
+    /// `Wire.Field` (JournalEntryCodec+Reader.swift); a test fails until it does.
     struct Wire: Codable {
         var type: String
         var time: Int64
@@ -98,7 +98,7 @@ public enum JournalEntryCodec {
     public static func decode(_ payload: [UInt8]) throws -> JournalEntry {
         let wire: Wire
         do {
-            wire = try Wire(flat: FlatJSON.parseObject(payload))
+            wire = try Wire(parsing: payload)
         } catch {
             throw JournalEntryDecodingError(description: "not a journal entry: \(error)")
         }

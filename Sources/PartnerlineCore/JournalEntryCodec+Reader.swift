@@ -1,42 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The hand-written reader for journal records: replay reads every record of every journal at
 /// start-up, and going through `Decodable` (a keyed container lookup per field, boxed) costs more
 /// than parsing the JSON itself. Writing still goes through `Encodable` (FlatJSON.encode): one
 /// record per post is cheap enough there.
 extension JournalEntryCodec.Wire {
-    /// The keys `init(flat:)` reads. JournalEntryCodecReaderTests checks that these are exactly
-    /// Wire's stored properties, so a field added to Wire without a case below fails a test.
-    static let readKeys: Set<String> = [
-        "type", "time", "room", "seq", "actor", "kind", "fields", "text", "account", "org", "role", "hash", "invite",
-        "cluster", "by", "policy",
-    ]
+    /// Wire's fields by their JSON key. JournalEntryCodecReaderTests checks that these are exactly
+    /// Wire's stored properties, so a field added to Wire without a case here fails a test.
+    enum Field: String, CaseIterable {
+        case type, time, room, seq, actor, kind, fields, text, account, org, role, hash, invite, cluster, by, policy
 
-    init(flat fields: [(key: String, value: FlatJSON.Value)]) throws {
+        private static let keys: [(field: Field, utf8: [UInt8])] = allCases.map { ($0, Array($0.rawValue.utf8)) }
+
+        /// The field a key names, matched on its bytes (no String made per key and record).
+        init?(utf8 key: UnsafeBufferPointer<UInt8>) {
+            guard let start = key.baseAddress else { return nil }
+            for candidate in Self.keys where candidate.utf8.count == key.count {
+                let same = candidate.utf8.withUnsafeBufferPointer { memcmp($0.baseAddress!, start, key.count) == 0 }
+                if same {
+                    self = candidate.field
+                    return
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The keys the reader knows.
+    static var readKeys: Set<String> { Set(Field.allCases.map(\.rawValue)) }
+
+    /// Reads a record's JSON object straight into a Wire: the replay path (one call per record).
+    init(parsing payload: [UInt8]) throws {
         self.init(type: "", time: 0)
-        var sawType = false
-        var sawTime = false
-        for (key, value) in fields {
-            switch key {
-            case "type": type = try Self.string(value, key); sawType = true
-            case "time": time = try Self.int64(value, key); sawTime = true
-            case "room": room = try Self.optionalString(value, key)
-            case "seq": seq = try Self.optionalUInt64(value, key)
-            case "actor": actor = try Self.optionalString(value, key)
-            case "kind": kind = try Self.optionalString(value, key)
-            case "fields": self.fields = try Self.optionalStringLists(value, key)
-            case "text": text = try Self.optionalString(value, key)
-            case "account": account = try Self.optionalString(value, key)
-            case "org": org = try Self.optionalString(value, key)
-            case "role": role = try Self.optionalString(value, key)
-            case "hash": hash = try Self.optionalString(value, key)
-            case "invite": invite = try Self.optionalString(value, key)
-            case "cluster": cluster = try Self.optionalString(value, key)
-            case "by": by = try Self.optionalString(value, key)
-            case "policy": policy = try Self.optionalString(value, key)
-            default: continue   // unknown keys are skipped, as JSONDecoder skips them
+        var seen = SeenRequired()
+        try payload.withUnsafeBufferPointer { buffer in
+            var parser = FlatJSON.Parser(bytes: buffer)
+            try parser.forEachField { key, parser in
+                let value = try parser.value()
+                // Unknown keys are skipped, as JSONDecoder skips them.
+                if let field = Field(utf8: key) { try set(field, value, &seen) }
             }
         }
-        guard sawType else { throw FlatJSON.Failure("no type") }
-        guard sawTime else { throw FlatJSON.Failure("no time") }
+        try seen.check()
+    }
+
+    /// The same from fields already parsed.
+    init(flat fields: [(key: String, value: FlatJSON.Value)]) throws {
+        self.init(type: "", time: 0)
+        var seen = SeenRequired()
+        for (key, value) in fields {
+            if let field = Field(rawValue: key) { try set(field, value, &seen) }
+        }
+        try seen.check()
+    }
+
+    private struct SeenRequired {
+        var type = false
+        var time = false
+
+        func check() throws {
+            guard type else { throw FlatJSON.Failure("no type") }
+            guard time else { throw FlatJSON.Failure("no time") }
+        }
+    }
+
+    private mutating func set(_ field: Field, _ value: FlatJSON.Value, _ seen: inout SeenRequired) throws {
+        let key = field.rawValue
+        switch field {
+        case .type: type = try Self.string(value, key); seen.type = true
+        case .time: time = try Self.int64(value, key); seen.time = true
+        case .room: room = try Self.optionalString(value, key)
+        case .seq: seq = try Self.optionalUInt64(value, key)
+        case .actor: actor = try Self.optionalString(value, key)
+        case .kind: kind = try Self.optionalString(value, key)
+        case .fields: self.fields = try Self.optionalStringLists(value, key)
+        case .text: text = try Self.optionalString(value, key)
+        case .account: account = try Self.optionalString(value, key)
+        case .org: org = try Self.optionalString(value, key)
+        case .role: role = try Self.optionalString(value, key)
+        case .hash: hash = try Self.optionalString(value, key)
+        case .invite: invite = try Self.optionalString(value, key)
+        case .cluster: cluster = try Self.optionalString(value, key)
+        case .by: by = try Self.optionalString(value, key)
+        case .policy: policy = try Self.optionalString(value, key)
+        }
     }
 
     private static func string(_ value: FlatJSON.Value, _ key: String) throws -> String {
