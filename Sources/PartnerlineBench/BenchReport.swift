@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTransport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -75,7 +76,7 @@ public struct BenchReport: Codable, Sendable {
 
     static func describeMachine() -> String {
         var model = "unknown CPU"
-        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        if let info = ProcFile.read("/proc/cpuinfo"),
            let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
            let colon = line.firstIndex(of: ":") {
             model = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)

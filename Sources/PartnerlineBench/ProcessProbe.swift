@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTransport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ public struct ProcessProbe: Sendable {
 
     /// utime + stime in seconds.
     public func cpuSeconds() -> Double {
-        guard let text = Self.readProcFile("/proc/\(pid)/stat"),
+        guard let text = ProcFile.read("/proc/\(pid)/stat"),
               let close = text.lastIndex(of: ")") else { return 0 }
         // Fields after "(comm) ": state is field 3, utime field 14, stime field 15.
         let fields = text[text.index(after: close)...].split(separator: " ")
@@ -26,26 +27,11 @@ public struct ProcessProbe: Sendable {
     }
 
     private func statusField(_ name: String) -> Int {
-        guard let text = Self.readProcFile("/proc/\(pid)/status") else { return 0 }
+        guard let text = ProcFile.read("/proc/\(pid)/status") else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
             return Int(line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0
         }
         return 0
-    }
-
-    /// /proc files report a size of 0, so read them to EOF with plain read(2).
-    static func readProcFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// CPU seconds this process (the load generator) has used.

@@ -22,7 +22,7 @@ public enum TransportSetup {
         guard getrlimit(resource, &limit) == 0 else { return 0 }
         var target = limit.rlim_max
         if target == rlim_t.max {  // RLIM_INFINITY (its C spelling does not import cleanly)
-            if let text = try? String(contentsOfFile: "/proc/sys/fs/nr_open", encoding: .utf8),
+            if let text = ProcFile.read("/proc/sys/fs/nr_open"),
                let value = rlim_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
                 target = value
             } else {

@@ -317,6 +317,8 @@ struct TransportTests {
         let pool = IOQueuePool(count: 3)
         let first = pool.next(), second = pool.next(), third = pool.next(), fourth = pool.next()
         #expect(first !== second && second !== third && fourth === first)
+        #expect(ProcFile.read("/proc/self/status")?.contains("VmRSS:") == true)
+        #expect(ProcFile.read("/proc/no-such-file") == nil)
     }
 
     @Test func listenerStopClosesTheSocket() throws {
@@ -347,7 +349,7 @@ struct TransportTests {
     static func acceptedSockets(port: Int) -> Int {
         var inodes = Set<String>()
         for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            let text = readProcFile(file)
+            let text = ProcFile.read(file) ?? ""
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 guard fields.count > 9, let local = fields[1].split(separator: ":").last,
@@ -361,22 +363,6 @@ struct TransportTests {
                   target.hasPrefix("socket:[") else { return false }
             return inodes.contains(String(target.dropFirst(8).dropLast()))
         }.count
-    }
-
-    /// The whole of a /proc file, read until EOF (the kernel hands out /proc/net/tcp a page at a
-    /// time, and a single read would miss sockets).
-    static func readProcFile(_ path: String) -> String {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Polls until no accepted socket is open (false after the hang guard).
