@@ -48,7 +48,8 @@ public enum FlatJSON {
         try T(from: FlatDecoder(fields: try parseObject(bytes)))
     }
 
-    /// The object's fields in file order, for hand-written readers of hot record types.
+    /// The object's fields in file order (for the generic decoder; hot readers walk the object with
+    /// `Parser.forEachField` instead).
     static func parseObject(_ bytes: [UInt8]) throws -> [(key: String, value: Value)] {
         try bytes.withUnsafeBufferPointer { buffer in
             var parser = Parser(bytes: buffer)
@@ -161,17 +162,15 @@ public enum FlatJSON {
             } else {
                 while true {
                     skipSpace()
-                    if let key = plainKey() {
-                        skipSpace()
-                        try expect(UInt8(ascii: ":"))
-                        skipSpace()
-                        try body(key, &self)
+                    let plain = plainKey()
+                    let escaped = plain == nil ? Array(try string().utf8) : []
+                    skipSpace()
+                    try expect(UInt8(ascii: ":"))
+                    skipSpace()
+                    if let plain {
+                        try body(plain, &self)
                     } else {
-                        var key = Array(try string().utf8)
-                        skipSpace()
-                        try expect(UInt8(ascii: ":"))
-                        skipSpace()
-                        try key.withUnsafeMutableBufferPointer { try body(UnsafeBufferPointer($0), &self) }
+                        try escaped.withUnsafeBufferPointer { try body($0, &self) }
                     }
                     skipSpace()
                     if peek() == UInt8(ascii: ",") { index += 1; continue }

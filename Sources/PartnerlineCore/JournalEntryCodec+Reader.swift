@@ -28,49 +28,30 @@ extension JournalEntryCodec.Wire {
         }
     }
 
-    /// The keys the reader knows.
-    static var readKeys: Set<String> { Set(Field.allCases.map(\.rawValue)) }
-
     /// Reads a record's JSON object straight into a Wire: the replay path (one call per record).
     init(parsing payload: [UInt8]) throws {
         self.init(type: "", time: 0)
-        var seen = SeenRequired()
+        var sawType = false, sawTime = false
         try payload.withUnsafeBufferPointer { buffer in
             var parser = FlatJSON.Parser(bytes: buffer)
             try parser.forEachField { key, parser in
                 let value = try parser.value()
                 // Unknown keys are skipped, as JSONDecoder skips them.
-                if let field = Field(utf8: key) { try set(field, value, &seen) }
+                guard let field = Field(utf8: key) else { return }
+                try set(field, value)
+                sawType = sawType || field == .type
+                sawTime = sawTime || field == .time
             }
         }
-        try seen.check()
+        guard sawType else { throw FlatJSON.Failure("no type") }
+        guard sawTime else { throw FlatJSON.Failure("no time") }
     }
 
-    /// The same from fields already parsed.
-    init(flat fields: [(key: String, value: FlatJSON.Value)]) throws {
-        self.init(type: "", time: 0)
-        var seen = SeenRequired()
-        for (key, value) in fields {
-            if let field = Field(rawValue: key) { try set(field, value, &seen) }
-        }
-        try seen.check()
-    }
-
-    private struct SeenRequired {
-        var type = false
-        var time = false
-
-        func check() throws {
-            guard type else { throw FlatJSON.Failure("no type") }
-            guard time else { throw FlatJSON.Failure("no time") }
-        }
-    }
-
-    private mutating func set(_ field: Field, _ value: FlatJSON.Value, _ seen: inout SeenRequired) throws {
+    private mutating func set(_ field: Field, _ value: FlatJSON.Value) throws {
         let key = field.rawValue
         switch field {
-        case .type: type = try Self.string(value, key); seen.type = true
-        case .time: time = try Self.int64(value, key); seen.time = true
+        case .type: type = try Self.string(value, key)
+        case .time: time = try Self.int64(value, key)
         case .room: room = try Self.optionalString(value, key)
         case .seq: seq = try Self.optionalUInt64(value, key)
         case .actor: actor = try Self.optionalString(value, key)

@@ -164,12 +164,15 @@ final class EchoServer {
     let recorder = Recorder()
     let pool: IOQueuePool
 
-    init(host: String = "127.0.0.1", tls: TLSServerContext?, maxOutboundBytes: Int = 1 << 20) throws {
+    /// `observe` sees each accepted connection before it starts (on its queue).
+    init(host: String = "127.0.0.1", tls: TLSServerContext?, maxOutboundBytes: Int = 1 << 20,
+         observe: (@Sendable (Connection) -> Void)? = nil) throws {
         TransportSetup.ignoreSIGPIPE()
         let recorder = self.recorder
         pool = IOQueuePool(count: 2)
         listener = try Listener(host: host, port: 0, tls: tls, queues: pool, maxOutboundBytes: maxOutboundBytes) {
             connection in
+            observe?(connection)
             let handler = EchoHandler(recorder: recorder, id: connection.id)
             connection.handler = handler
             connection.start()
@@ -182,6 +185,16 @@ final class EchoServer {
     deinit {
         listener.stop()
     }
+}
+
+/// Polls `condition` every 20 ms until it holds (false after the hang guard).
+func eventually(_ condition: () -> Bool) -> Bool {
+    let deadline = Date(timeIntervalSinceNow: hangGuardSeconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
 }
 
 /// Runs a subprocess with a hang guard; returns exit status and combined stdout+stderr.

@@ -365,16 +365,6 @@ struct TransportTests {
         }.count
     }
 
-    /// Polls until no accepted socket is open (false after the hang guard).
-    static func waitUntilAllClosed(port: Int) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: hangGuardSeconds)
-        while Date() < deadline {
-            if acceptedSockets(port: port) == 0 { return true }
-            usleep(20_000)
-        }
-        return false
-    }
-
     @Test func everyWayOfEndingClosesTheServerSocket() throws {
         let certs = try CertFixture()
         let server = try EchoServer(tls: try certs.context(), maxOutboundBytes: 16 << 20)
@@ -411,7 +401,7 @@ struct TransportTests {
         try? plain.send(line: "HELLO")
         _ = server.recorder.waitForCloses(count: 6)
 
-        #expect(Self.waitUntilAllClosed(port: port), "\(Self.acceptedSockets(port: port)) server sockets still open")
+        #expect(eventually { Self.acceptedSockets(port: port) == 0 }, "\(Self.acceptedSockets(port: port)) server sockets still open")
         quits.close()
         dropped.close()
         slow.close()
@@ -428,32 +418,22 @@ struct TransportTests {
     /// the cycle must end when the connection does, or every connection would leak.
     @Test func aClosedConnectionIsFreed() throws {
         let certs = try CertFixture()
-        let recorder = Recorder()
         let seen = Locked<[WeakConnection]>([])
-        let listener = try Listener(host: "127.0.0.1", port: 0, tls: try certs.context(), queues: IOQueuePool(count: 2),
-                                    maxOutboundBytes: 16 << 20) { connection in
+        let server = try EchoServer(tls: try certs.context(), maxOutboundBytes: 16 << 20) { connection in
             seen.withLock { $0.append(WeakConnection(connection)) }
-            connection.handler = EchoHandler(recorder: recorder, id: connection.id)
-            connection.start()
         }
-        listener.start()
-        defer { listener.stop() }
-        let quiet = try BlockingLineClient(host: "127.0.0.1", port: listener.localPort, tls: true)
-        let big = try BlockingLineClient(host: "127.0.0.1", port: listener.localPort, tls: true)
+        let quiet = try BlockingLineClient(host: "127.0.0.1", port: server.port, tls: true)
+        let big = try BlockingLineClient(host: "127.0.0.1", port: server.port, tls: true)
         try quiet.send(line: "hello")
         #expect(try quiet.readLine() == "hello")
         try big.send(line: "BIG 12000000")   // blocks on the socket: makes the write source
         while try big.readLine() != "END 12000000" {}
         quiet.close()
         big.close()
-        #expect(recorder.waitForCloses(count: 2) != nil)
-        let deadline = Date(timeIntervalSinceNow: hangGuardSeconds)
-        var alive = 2
-        while alive > 0 && Date() < deadline {
-            alive = seen.withLock { $0.filter { $0.connection != nil }.count }
-            usleep(20_000)
-        }
+        #expect(server.recorder.waitForCloses(count: 2) != nil)
+        func alive() -> Int { seen.withLock { $0.filter { $0.connection != nil }.count } }
+        _ = eventually { alive() == 0 }
         #expect(seen.withLock { $0.count } == 2)
-        #expect(alive == 0, "\(alive) closed connections still alive")
+        #expect(alive() == 0, "\(alive()) closed connections still alive")
     }
 }
