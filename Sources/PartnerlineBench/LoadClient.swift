@@ -140,7 +140,7 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
 
     /// Encodes with the client library (same quoting as the server); a command that cannot be
     /// encoded is a bench bug, recorded as an error rather than sent half-formed.
-    private func send(_ command: Command, tag: String? = nil) {
+    private func send(_ command: ClientCommand, tag: String? = nil) {
         do {
             connection.send(try command.encoded(tag: tag))
         } catch {

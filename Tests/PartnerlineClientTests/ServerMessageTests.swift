@@ -57,7 +57,7 @@ import Testing
 }
 
 @Suite struct CommandTests {
-    private func line(_ command: Command, tag: String? = nil) throws -> String {
+    private func line(_ command: ClientCommand, tag: String? = nil) throws -> String {
         String(decoding: try command.encoded(tag: tag), as: UTF8.self)
     }
 
@@ -75,7 +75,7 @@ import Testing
         #expect(try line(.mark("a/b", 17)) == "MARK a/b 17\r\n")
         #expect(try line(.quit()) == "QUIT\r\n")
         #expect(try line(.clusters) == "CLUSTERS\r\n")
-        #expect(try line(Command("X", options: [ServerLineField("k", "a\\b"), ServerLineField("n", "a\u{00A0}b"), ServerLineField("e", "a=b")]))
+        #expect(try line(ClientCommand("X", options: [ServerLineField("k", "a\\b"), ServerLineField("n", "a\u{00A0}b"), ServerLineField("e", "a=b")]))
             == "X k=\"a\\\\b\" n=\"a\u{00A0}b\" e=\"a=b\"\r\n")
     }
 
@@ -91,7 +91,7 @@ import Testing
             let url = value()
             var title = value()
             if title.trimmingCharacters(in: .init(charactersIn: " \t")).isEmpty { title = "t" + title + "t" }
-            let command = Command.funding("c1/funding", funder: funder, title: title, url: url)
+            let command = ClientCommand.funding("c1/funding", funder: funder, title: title, url: url)
             let parsed = try parser.parse(Array(command.encoded(tag: "t\(i)").dropLast(2))).get()
             #expect(parsed.tag == "t\(i)" && parsed.verb == "FUNDING" && parsed.arguments == ["c1/funding"])
             #expect(parsed.options["funder"] == funder && parsed.options["url"] == url, "seed \(seed) i \(i)")
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func refusesWhatWouldChangeTheLine() {
-        func refused(_ command: Command, tag: String? = nil, part: String) {
+        func refused(_ command: ClientCommand, tag: String? = nil, part: String) {
             do {
                 _ = try command.encoded(tag: tag)
                 Issue.record("encoded \(command)")
@@ -119,10 +119,10 @@ import Testing
         refused(.login("a\tb", password: "x"), part: "argument")
         refused(.login("a", password: "x\ny"), part: "argument")
         refused(.funding("r", funder: "a\nb", title: "t"), part: "option funder")
-        refused(Command("X", options: [ServerLineField("Bad", "v")]), part: "option key")
-        refused(Command("X", options: [ServerLineField("", "v")]), part: "option key")
-        refused(Command("SAY NOW"), part: "verb")
-        refused(Command(""), part: "verb")
+        refused(ClientCommand("X", options: [ServerLineField("Bad", "v")]), part: "option key")
+        refused(ClientCommand("X", options: [ServerLineField("", "v")]), part: "option key")
+        refused(ClientCommand("SAY NOW"), part: "verb")
+        refused(ClientCommand(""), part: "verb")
         refused(.quit(), tag: "bad tag", part: "tag")
         refused(.quit(), tag: String(repeating: "t", count: 33), part: "tag")
     }

@@ -10,7 +10,7 @@
 /// - a control character (CR, LF, ...; only TAB is allowed, and not in an argument) anywhere is
 ///   refused, so no value can end the line early and inject a second command.
 /// A refusal is a `CommandEncodingError` naming the part; nothing is sent.
-public struct Command: Sendable, Hashable {
+public struct ClientCommand: Sendable, Hashable {
     /// The verb, sent as given (the server reads it case-insensitively).
     public var verb: String
     /// Positional arguments: room names, item ids, accounts, passwords.
@@ -149,47 +149,47 @@ public struct CommandEncodingError: Error, Sendable, Hashable, CustomStringConve
 
 // MARK: - The commands, by name
 
-extension Command {
-    public static func register(_ account: String, password: String, invite: String? = nil, org: String? = nil) -> Command {
-        Command("REGISTER", [account, password], ["invite": invite, "org": org])
+extension ClientCommand {
+    public static func register(_ account: String, password: String, invite: String? = nil, org: String? = nil) -> ClientCommand {
+        ClientCommand("REGISTER", [account, password], ["invite": invite, "org": org])
     }
     /// `LOGIN <account> <password>`; with a client certificate the password is `*`.
-    public static func login(_ account: String, password: String) -> Command { Command("LOGIN", [account, password]) }
-    public static func join(_ room: String) -> Command { Command("JOIN", [room]) }
-    public static func part(_ room: String) -> Command { Command("PART", [room]) }
-    public static func say(_ room: String, _ text: String) -> Command { Command("SAY", [room], text: text) }
-    public static func who(_ room: String) -> Command { Command("WHO", [room]) }
-    public static func rooms(_ cluster: String? = nil) -> Command { Command("ROOMS", cluster.map { [$0] } ?? []) }
-    public static var clusters: Command { Command("CLUSTERS") }
-    public static func help(_ verb: String? = nil) -> Command { Command("HELP", verb.map { [$0] } ?? []) }
-    public static func ping(_ token: String? = nil) -> Command { Command("PING", token.map { [$0] } ?? []) }
-    public static func pong(_ token: String) -> Command { Command("PONG", [token]) }
-    public static func quit(_ text: String? = nil) -> Command { Command("QUIT", text: text) }
+    public static func login(_ account: String, password: String) -> ClientCommand { ClientCommand("LOGIN", [account, password]) }
+    public static func join(_ room: String) -> ClientCommand { ClientCommand("JOIN", [room]) }
+    public static func part(_ room: String) -> ClientCommand { ClientCommand("PART", [room]) }
+    public static func say(_ room: String, _ text: String) -> ClientCommand { ClientCommand("SAY", [room], text: text) }
+    public static func who(_ room: String) -> ClientCommand { ClientCommand("WHO", [room]) }
+    public static func rooms(_ cluster: String? = nil) -> ClientCommand { ClientCommand("ROOMS", cluster.map { [$0] } ?? []) }
+    public static var clusters: ClientCommand { ClientCommand("CLUSTERS") }
+    public static func help(_ verb: String? = nil) -> ClientCommand { ClientCommand("HELP", verb.map { [$0] } ?? []) }
+    public static func ping(_ token: String? = nil) -> ClientCommand { ClientCommand("PING", token.map { [$0] } ?? []) }
+    public static func pong(_ token: String) -> ClientCommand { ClientCommand("PONG", [token]) }
+    public static func quit(_ text: String? = nil) -> ClientCommand { ClientCommand("QUIT", text: text) }
     /// `MARK <room> <seq>` (1.1): moves the account's read marker forward.
-    public static func mark(_ room: String, _ seq: UInt64) -> Command { Command("MARK", [room, String(seq)]) }
-    public static func show(_ id: String) -> Command { Command("SHOW", [id]) }
+    public static func mark(_ room: String, _ seq: UInt64) -> ClientCommand { ClientCommand("MARK", [room, String(seq)]) }
+    public static func show(_ id: String) -> ClientCommand { ClientCommand("SHOW", [id]) }
     /// `LIST <room> needs/offers/proposals/funding [all]`.
-    public static func list(_ room: String, _ what: String, all: Bool = false) -> Command {
-        Command("LIST", [room, what] + (all ? ["all"] : []))
+    public static func list(_ room: String, _ what: String, all: Bool = false) -> ClientCommand {
+        ClientCommand("LIST", [room, what] + (all ? ["all"] : []))
     }
 
     /// `HISTORY <room> [after=] [before=] [limit=]` (1.1: the OK says `more=yes/no`).
-    public static func history(_ room: String, after: UInt64? = nil, before: UInt64? = nil, limit: Int? = nil) -> Command {
-        Command("HISTORY", [room], ["after": after.map(String.init), "before": before.map(String.init),
+    public static func history(_ room: String, after: UInt64? = nil, before: UInt64? = nil, limit: Int? = nil) -> ClientCommand {
+        ClientCommand("HISTORY", [room], ["after": after.map(String.init), "before": before.map(String.init),
                                     "limit": limit.map(String.init)])
     }
 
     /// `FUNDING <room> funder=".." [amount=] [deadline=] [url=] [tags=] [ref=] <title>` (bots and
     /// facilitators). `ref` (1.1) names the opportunity at its source, so a repeat posts nothing.
     public static func funding(_ room: String, funder: String, title: String, ref: String? = nil, amount: String? = nil,
-                               deadline: String? = nil, url: String? = nil, tags: [String] = []) -> Command {
-        Command("FUNDING", [room], ["funder": funder, "amount": amount, "deadline": deadline, "url": url,
+                               deadline: String? = nil, url: String? = nil, tags: [String] = []) -> ClientCommand {
+        ClientCommand("FUNDING", [room], ["funder": funder, "amount": amount, "deadline": deadline, "url": url,
                                     "tags": tags.isEmpty ? nil : tags.joined(separator: ","), "ref": ref],
                 text: title)
     }
 
     /// `STATUS <id> <status> [note]`.
-    public static func status(_ id: String, _ status: String, note: String? = nil) -> Command {
-        Command("STATUS", [id, status], text: note)
+    public static func status(_ id: String, _ status: String, note: String? = nil) -> ClientCommand {
+        ClientCommand("STATUS", [id, status], text: note)
     }
 }
