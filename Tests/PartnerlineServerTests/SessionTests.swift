@@ -121,14 +121,14 @@ import Testing
         #expect(try client.final("HISTORY \(room) limit=9999") == "OK HISTORY room=\(room) count=12")
     }
 
-    @Test func ipv6Listener() throws {
+    /// Skipped only when a plain socket cannot bind [::1] (decided without the server's code);
+    /// where it can, a server that fails to listen on ::1 fails this test.
+    @Test(.enabled(if: IPv6Loopback.isAvailable, IPv6Loopback.absentReason))
+    func ipv6Listener() throws {
         let dir = TempDir()
         var config = TestConfig.make(dataDir: dir.path, plain: false)
         config.listen.host = "::1"
-        guard let server = try? InProcessServer(config) else {
-            // No IPv6 loopback on this machine: nothing to test.
-            return
-        }
+        let server = try InProcessServer(config)
         #expect(server.endpoints.listeningLine.hasPrefix("listening tls=[::1]:"))
         let client = try TestClient(host: "::1", port: server.tlsPort, tls: true)
         #expect(try client.final("PING v6") == "OK PING :v6")
