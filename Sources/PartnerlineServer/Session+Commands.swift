@@ -88,7 +88,7 @@ extension Session {
         let name = request.arguments[0]
         beginAsync()
         service.accounts.register(account: name, password: request.arguments[1], organisation: request.options["org"],
-                                  invite: request.options["invite"]) { [self] result in
+                                  invite: request.options["invite"], owner: hashingOwner) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let account):
@@ -114,7 +114,7 @@ extension Session {
             return loginByCertificate(request, account: name)
         }
         beginAsync()
-        service.accounts.login(account: name, password: request.arguments[1]) { [self] result in
+        service.accounts.login(account: name, password: request.arguments[1], owner: hashingOwner) { [self] result in
             onQueue { [self] in
                 loginFinished(request, result, byCertificate: false)
             }
@@ -131,6 +131,8 @@ extension Session {
             let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
             if role == .bot { useBotRate() }
             finish(request.ok([("account", account.name), ("role", role.rawValue)]))
+        case .failure(let error) where error.code == .rateLimited:
+            finish(request.err(error))   // the server was busy: no password was checked, no failure counted
         case .failure(let error):
             service.loginThrottle.recordFailure(account: name, address: addressKey)
             service.log.notice("failed login", metadata: ["account": "\(name)", "peer": "\(connection.peer)"])
