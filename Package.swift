@@ -61,6 +61,10 @@ let package = Package(
             // partnerline-server too, so `swift run partnerline-bench` builds the server it starts.
             dependencies: ["PartnerlineBench", "partnerline-server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // The terminal client's pure parts: model, line editor, completion, wrapping, key decoding,
+        // screen composer and diff. No I/O.
+        .target(name: "PartnerlineTerminal"),
+        .testTarget(name: "PartnerlineTerminalTests", dependencies: ["PartnerlineTerminal"]),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),
         .testTarget(name: "PartnerlineStoreTests", dependencies: ["PartnerlineStore"]),
