@@ -197,9 +197,15 @@ extension ChatModel {
             }
             let joined = line.options["room"] ?? room
             let index = ensureWindow(joined)
-            if case .join = command.purpose { select(index) }
             let last = line.options["last"].flatMap { UInt64($0) } ?? 0
-            return roomIsAt(joined, last: last)
+            var out = roomIsAt(joined, last: last)
+            if case .join = command.purpose {
+                select(index)
+                if let cluster = joined.split(separator: "/").first {
+                    out.append(send("ROOMS \(cluster)", .topics, window: joined))
+                }
+            }
+            return out
         case .part(let room):
             if ok {
                 closeWindow(room)
@@ -222,6 +228,12 @@ extension ChatModel {
         case .history(let room):
             if !ok { say("history: \(errorText)", kind: .error, in: command.window) }
             else { say("history of \(room): \(line.options["count"] ?? "0") events", in: room) }
+        case .topics:
+            for data in command.data where data.arguments.first == "ROOM" && data.arguments.count >= 2 {
+                let room = data.arguments[1]
+                knownRooms.insert(room)
+                if let index = index(of: room) { windows[index].topic = data.text ?? "" }
+            }
         case .catchUp(let room):
             return catchUpPageDone(room, ok: ok, count: Int(line.options["count"] ?? "0") ?? 0,
                                    more: line.options["more"])

@@ -195,6 +195,8 @@ public struct ChatModel: Sendable {
         /// A catch-up page (HISTORY after=...): no bell, no highlight for old lines.
         case catchUp(String)
         case mark(String)
+        /// ROOMS of a cluster just joined: topics for the title line, names for completion.
+        case topics
         case quit
     }
 

@@ -76,8 +76,17 @@ enum Terminal {
         return (24, 80)
     }
 
+    /// The handlers that were there before ours (Swift's backtracer): put back before the signal
+    /// is raised again, so the crash report is still written, after the terminal is restored.
+    nonisolated(unsafe) private static let previous: UnsafeMutablePointer<sigaction> = {
+        let pointer = UnsafeMutablePointer<sigaction>.allocate(capacity: 32)
+        pointer.initialize(repeating: sigaction(), count: 32)
+        return pointer
+    }()
+
     private static func installCrashHandlers() {
-        for sig in [SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE] {
+        _ = previous
+        for sig in [SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE, SIGTRAP] {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { sig in
                 if Terminal.active == 1 {
@@ -85,12 +94,12 @@ enum Terminal {
                     _ = Glibc.write(1, Terminal.restoreBytes.baseAddress, Terminal.restoreBytes.count)
                     _ = tcsetattr(0, TCSAFLUSH, &Terminal.saved)
                 }
-                signal(sig, SIG_DFL)
+                _ = sigaction(sig, Terminal.previous + Int(sig), nil)
                 raise(sig)
             }
             sigemptyset(&action.sa_mask)
-            action.sa_flags = Int32(SA_RESETHAND)
-            sigaction(sig, &action, nil)
+            action.sa_flags = 0
+            sigaction(sig, &action, previous + Int(sig))
         }
     }
 

@@ -43,7 +43,11 @@ func submitted(_ model: inout ChatModel, _ input: String) -> [String] {
         #expect(join.map(\.line) == ["JOIN c/general"])
         let fetch = feed(&model, "@\(join[0].tag) OK JOIN room=c/general last=120")
         #expect(model.currentWindow.name == "c/general")
-        #expect(fetch.map(\.line) == ["HISTORY c/general before=121 limit=50"])
+        #expect(fetch.map(\.line) == ["HISTORY c/general before=121 limit=50", "ROOMS c"])
+        feed(&model, "@\(fetch[1].tag) * ROOM c/general members=3 last=120 :News and introductions",
+             "@\(fetch[1].tag) * ROOM c/other members=1 last=0 :Elsewhere", "@\(fetch[1].tag) OK ROOMS count=2")
+        #expect(model.currentWindow.topic == "News and introductions")
+        #expect(model.knownRooms.contains("c/other"))
         // The page arrives; the catch-up is complete, nothing more is asked.
         let lines = (71...120).map { ev("c/general", $0, tag: fetch[0].tag) }
         for line in lines { feed(&model, line) }
