@@ -99,7 +99,7 @@ extension Session {
         guard !refusesPlaintextCredentials(request) else { return }
         beginAsync()
         service.accounts.register(account: name, password: password, organisation: organisation,
-                                  invite: invite) { [self] result in
+                                  invite: invite, owner: hashingOwner) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let account):
@@ -124,7 +124,7 @@ extension Session {
             return loginByCertificate(request, account: name)
         }
         beginAsync()
-        service.accounts.login(account: name, password: password) { [self] result in
+        service.accounts.login(account: name, password: password, owner: hashingOwner) { [self] result in
             onQueue { [self] in
                 loginFinished(request, name: name, result, byCertificate: false)
             }
@@ -140,6 +140,8 @@ extension Session {
             let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
             if role == .bot { useBotRate() }
             finish(request.ok([("account", account.name), ("role", role.rawValue)]))
+        case .failure(let error) where error.code == .rateLimited:
+            finish(request.err(error))   // the server was busy: no password was checked, no failure counted
         case .failure(let error):
             service.loginThrottle.recordFailure(account: name, address: addressKey)
             service.log.notice("failed login", metadata: ["account": "\(name)", "peer": "\(connection.peer)"])
