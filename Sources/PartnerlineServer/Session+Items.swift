@@ -55,7 +55,10 @@ extension Session {
         shard.items(action, actor: actor, moderates: privileges.moderates(cluster)) { [self] result in
             onQueue { [self] in
                 switch result {
-                case .success(let events):
+                case .success(.duplicate(let first)):
+                    // A FUNDING whose ref the cluster knows: nothing stored, the first alert's id and seq.
+                    finish(request.ok([("id", first.id.description), ("seq", String(first.seq)), ("duplicate", "yes")]))
+                case .success(.stored(let events)):
                     // A new item's command named its room: `OK NEED id=N12 seq=42` as in the spec. A command
                     // on an item by id also says which room its event went to.
                     let first = events[0]
@@ -132,7 +135,8 @@ extension Session {
 
     func search(_ request: Request, kind wanted: ItemKind?, words: [String]) {
         beginAsync()
-        service.askEveryShard({ book, _ in book.search(words, kind: wanted) }, reply: { [self] found in
+        service.askShards(service.shards.filter { maySee($0.name) }, { book, _ in book.search(words, kind: wanted) },
+                          reply: { [self] found in
             let items = found.flatMap { $0 }
             onQueue { [self] in
                 finish(items.flatMap { Self.itemLine(request, $0) } + request.ok([("count", String(items.count))]))
@@ -144,7 +148,8 @@ extension Session {
         guard let account else { return }
         let name = account.name
         beginAsync()
-        service.askEveryShard({ book, _ in book.matches(involving: name) }, reply: { [self] found in
+        service.askShards(service.shards.filter { maySee($0.name) }, { book, _ in book.matches(involving: name) },
+                          reply: { [self] found in
             let matches = found.flatMap { $0 }
             onQueue { [self] in
                 var lines: [UInt8] = []
