@@ -47,6 +47,13 @@ final class AccountDirectory: @unchecked Sendable {
         return privilegesByAccount[account]
     }
 
+    /// Accounts that moderate `cluster` now: its facilitators and every admin.
+    func moderators(of cluster: String) -> Set<String> {
+        organisationsLock.lock()
+        defer { organisationsLock.unlock() }
+        return Set(privilegesByAccount.filter { $0.value.moderates(cluster) }.keys)
+    }
+
     /// The cluster `account` was invited to with a facilitator's code, if any.
     func invitedCluster(of account: String) -> String? {
         queue.sync { registry.invitedTo[account] }

@@ -109,7 +109,20 @@ final class ServiceContext: @unchecked Sendable {
     /// Asks every shard the same question about its items and answers with the answers in shard order.
     func askEveryShard<T: Sendable>(_ question: @escaping @Sendable (ItemBook, ClusterState) -> T,
                                     reply: @escaping @Sendable ([T]) -> Void) {
-        let shards = self.shards   // one snapshot: a reload may add a cluster meanwhile
+        askShards(shards, question, reply: reply)   // one snapshot: a reload may add a cluster meanwhile
+    }
+
+    /// Tells the online sessions of `cluster`'s facilitators (and admins) something, as a NOTICE line.
+    func noticeModerators(of cluster: String, _ text: String) {
+        let line = ServerLine.notice(text)
+        for session in online.sessions(of: accounts.moderators(of: cluster), excluding: []) {
+            session.deliveryQueue.async { session.deliverOnQueue([line]) }
+        }
+    }
+
+    /// Asks `shards` (e.g. those of the caller's clusters) the same question; `reply` gets the answers in order.
+    func askShards<T: Sendable>(_ shards: [ClusterShard], _ question: @escaping @Sendable (ItemBook, ClusterState) -> T,
+                                reply: @escaping @Sendable ([T]) -> Void) {
         let collector = Collector<T>(count: shards.count, reply: reply)
         for (index, shard) in shards.enumerated() {
             shard.readItems(question) { collector.set(index, $0) }

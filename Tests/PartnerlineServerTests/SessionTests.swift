@@ -86,6 +86,7 @@ import Testing
         alice.close()
         let bob = try server.client()
         try bob.login("lincoln-aid")
+        try bob.send("JOIN rural-east-midlands/purchasing")   // WHO is for members of the cluster
         var who: [String] = []
         // Alice's close reaches the server asynchronously: ask until she shows offline.
         for _ in 0..<200 {
