@@ -7,12 +7,14 @@ let package = Package(
         .executable(name: "partnerline-server", targets: ["partnerline-server"]),
         .executable(name: "partnerline-bench", targets: ["partnerline-bench"]),
         .library(name: "PartnerlineClient", targets: ["PartnerlineClient"]),
+        .executable(name: "partnerline-fundingbot", targets: ["partnerline-fundingbot"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // The system OpenSSL 3 (libssl-dev), plus shim.h for the macros Swift cannot import.
@@ -60,6 +62,28 @@ let package = Package(
             name: "partnerline-bench",
             // partnerline-server too, so `swift run partnerline-bench` builds the server it starts.
             dependencies: ["PartnerlineBench", "partnerline-server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The funding bot's stages: config, fetch, adapters per format, routes, alerts, state, poster.
+        .target(
+            name: "FundingBot",
+            dependencies: [
+                "PartnerlineClient", "PartnerlineTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "SwiftCSV", package: "SwiftCSV"),
+            ]
+        ),
+        .executableTarget(
+            name: "partnerline-fundingbot",
+            dependencies: [
+                "FundingBot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FundingBotTests",
+            dependencies: ["FundingBot", "PartnerlineTransport", "partnerline-fundingbot", "partnerline-server"]
         ),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),
