@@ -93,6 +93,11 @@ let package = Package(
             name: "PartnerlineServerTests",
             dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "PartnerlineStore", "partnerline-server"]
         ),
+        // The client library against the writer, scripted lines and the real server binary over TLS.
+        .testTarget(
+            name: "PartnerlineClientTests",
+            dependencies: ["PartnerlineClient", "PartnerlineTransport", "partnerline-server"]
+        ),
         .testTarget(
             name: "PartnerlineBenchTests",
             dependencies: ["PartnerlineBench", "PartnerlineClient", "partnerline-server"]

@@ -125,17 +125,27 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
             phase = .settingUp
             let password = "bench-\(name)-pw"
             repliesPending = 3
-            var setup = ClientCommand.register(name, password: password)
-            setup += ClientCommand.login(name, password: password)
-            setup += ClientCommand.join(room)
-            connection.send(setup)
+            send(.register(name, password: password))
+            send(.login(name, password: password))
+            send(.join(room))
         case .ping:
-            let text = String(decoding: line, as: UTF8.self)
-            connection.send(ClientCommand.pong(String(text.split(separator: " ").last ?? "")))
+            // Rare: read with the library's tokenizer (the token may in principle be quoted).
+            if case .ping(let token) = ServerMessage(bytes: line) { send(.pong(token)) }
         case .bye:
             stats.recordError("\(name): \(String(decoding: line, as: UTF8.self))")
-        case .data, .notice, .other:
+        case .data, .notice, .read, .other:
             return
+        }
+    }
+
+    /// Encodes with the client library (same quoting as the server); a command that cannot be
+    /// encoded is a bench bug, recorded as an error rather than sent half-formed.
+    private func send(_ command: ClientCommand, tag: String? = nil) {
+        do {
+            connection.send(try command.encoded(tag: tag))
+        } catch {
+            stats.recordError("\(name): \(error)")
+            fail()
         }
     }
 
@@ -229,7 +239,7 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
         if case .historyReader(let lastSeq, let limit) = role {
             let before = lastSeq > 2 ? UInt64.random(in: 2...lastSeq, using: &random) : 2
             noteSent()
-            connection.send(ClientCommand.history(room, before: before, limit: limit, tag: "h"))
+            send(.history(room, before: before, limit: limit), tag: "h")
             return
         }
         post()

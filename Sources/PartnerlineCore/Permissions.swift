@@ -1,3 +1,5 @@
+import PartnerlineProtocol
+
 /// What an account may do in a cluster: its account role, plus the clusters it facilitates.
 public struct Privileges: Sendable, Equatable {
     public var role: Role
@@ -20,67 +22,90 @@ public struct Privileges: Sendable, Equatable {
     }
 }
 
-/// Who may use a command. Checked in one place (`Permissions.check`) before a command runs.
-public enum Access: Sendable, Equatable {
-    /// Before LOGIN too.
-    case anyone
-    /// Any logged-in account.
-    case login
-    /// Logged in and joined to the room the command names.
-    case joined
-    /// A bot, a facilitator of the room's cluster, or an admin; joined to the room.
-    case botOrModeratorJoined
-    /// A facilitator of the cluster the command names (by room or cluster), or an admin.
-    case moderator
-    /// An admin.
-    case admin
+/// Who may run a command, on what: the scope the command names and what the caller must be there.
+/// Every `Command` has one (`Command.access`); `Permissions.refusal` judges it before the command runs.
+public struct AccessRule: Sendable, Equatable {
+    /// What a command names, read from its typed arguments (never from the grammar's argument names).
+    public enum Scope: Sendable, Equatable {
+        /// Nothing in particular (the server, or the caller's own things).
+        case none
+        case cluster(String)
+        case room(RoomName)
+        case item(ItemID)
+    }
+
+    /// What the caller must be.
+    public enum Need: Sendable, Equatable {
+        /// No one in particular: before LOGIN too.
+        case anyone
+        /// Any logged-in account.
+        case login
+        /// Joined to the room the command names.
+        case roomMember
+        /// A bot, a facilitator of the room's cluster, or an admin; joined to the room.
+        case botOrModeratorInRoom
+        /// A facilitator of the cluster the command names, or an admin.
+        case moderator
+        /// An admin.
+        case admin
+    }
+
+    public var scope: Scope
+    public var need: Need
+
+    public init(_ scope: Scope, _ need: Need) {
+        self.scope = scope
+        self.need = need
+    }
+
+    public static let anyone = AccessRule(.none, .anyone)
+    public static let loggedIn = AccessRule(.none, .login)
+}
+
+/// What the permission check needs to know about the server and the caller's session. The server
+/// answers from its live state; tests answer from a table.
+public protocol AccessFacts {
+    func clusterExists(_ cluster: String) -> Bool
+    /// Whether the caller's session has joined `room`.
+    func hasJoined(_ room: RoomName) -> Bool
 }
 
 public enum Permissions {
-    /// The one table: every verb of the grammar has exactly one row (a test checks this).
-    public static let table: [String: Access] = [
-        "HELP": .anyone, "PING": .anyone, "PONG": .anyone, "QUIT": .anyone, "REGISTER": .anyone, "LOGIN": .anyone,
-        "CLUSTERS": .login, "ROOMS": .login, "JOIN": .login, "PART": .login, "WHO": .login,
-        "SAY": .joined, "HISTORY": .joined,
-        // HEAD is for members of the cluster (ever joined one of its rooms) and admins: its own check.
-        "HEAD": .login,
-        "NEED": .joined, "OFFER": .joined, "PROPOSE": .joined,
-        // On an item, by its id: the item's room need not be joined (spec: `auth`). Whether the
-        // account is the item's author or lead (RESOLVE, STATUS) is the domain's check.
-        "BACK": .login, "VOTE": .login, "REPLY": .login, "RESOLVE": .login, "STATUS": .login,
-        "FUNDING": .botOrModeratorJoined,
-        "SHOW": .login, "LIST": .login, "SEARCH": .login, "WATCH": .login, "UNWATCH": .login, "MATCHES": .login,
-        "GRANT": .moderator, "REVOKE": .moderator,
-        "NEWROOM": .moderator, "TOPIC": .moderator, "MUTE": .moderator, "UNMUTE": .moderator,
-        "INVITE": .moderator, "POLICY": .moderator, "APPROVE": .moderator,
-    ]
-
-    /// Why `privileges` (nil before LOGIN) may not run `verb`, or nil when it may. `cluster` is the
-    /// cluster the command names (by its room or cluster argument), `joined` whether the session has
-    /// joined the room it names. Order: AUTH_REQUIRED, then FORBIDDEN, then NOT_JOINED.
-    public static func check(verb: String, privileges: Privileges?, cluster: String?, joined: Bool) -> DomainError? {
-        guard let access = table[verb] else {
-            return DomainError(.unknownCommand, "\(verb) is not served here")
-        }
-        if access == .anyone { return nil }
+    /// Why `privileges` (nil before LOGIN) may not run a command with `rule`, or nil when it may.
+    /// Order: AUTH_REQUIRED, then FORBIDDEN, then NOT_JOINED. A room or cluster that does not
+    /// exist is left to the command to answer (NO_SUCH_CLUSTER).
+    public static func refusal(_ rule: AccessRule, verb: Verb, privileges: Privileges?, facts: some AccessFacts) -> DomainError? {
+        if rule.need == .anyone { return nil }
         guard let privileges else {
             return DomainError(.authRequired, "LOGIN first (or REGISTER, then LOGIN)")
         }
-        switch access {
+        var cluster: String?
+        var joined = false
+        switch rule.scope {
+        case .none, .item:
+            break
+        case .cluster(let name):
+            cluster = name
+        case .room(let room):
+            guard facts.clusterExists(room.cluster) else { return nil }
+            cluster = room.cluster
+            joined = facts.hasJoined(room)
+        }
+        switch rule.need {
         case .anyone, .login:
             return nil
-        case .joined:
+        case .roomMember:
             return joined ? nil : notJoined
-        case .botOrModeratorJoined:
+        case .botOrModeratorInRoom:
             guard privileges.role == .bot || privileges.moderates(cluster) else {
-                return DomainError(.forbidden, "\(verb) is for bots, facilitators of the cluster and admins")
+                return DomainError(.forbidden, "\(verb.rawValue) is for bots, facilitators of the cluster and admins")
             }
             return joined ? nil : notJoined
         case .moderator:
             return privileges.moderates(cluster) ? nil
-                : DomainError(.forbidden, "\(verb) is for facilitators of the cluster and admins")
+                : DomainError(.forbidden, "\(verb.rawValue) is for facilitators of the cluster and admins")
         case .admin:
-            return privileges.role == .admin ? nil : DomainError(.forbidden, "\(verb) is for admins")
+            return privileges.role == .admin ? nil : DomainError(.forbidden, "\(verb.rawValue) is for admins")
         }
     }
 

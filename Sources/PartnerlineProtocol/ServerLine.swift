@@ -2,9 +2,11 @@
 ///
 /// - A non-nil tag prefixes `@tag `.
 /// - Values (in `key=value`) and positional words (rooms, actors, arguments,
-///   tokens) that are empty or contain spaces, tabs, quotes, backslashes or `=`
-///   are written as a double-quoted string with `\"` and `\\` escapes; a
-///   positional word starting with `:` is quoted too, so it cannot be taken for text.
+///   tokens) that are empty or contain a space (ASCII space or TAB, or a non-ASCII
+///   space such as U+00A0 or U+3000: Unicode White_Space), a quote, a backslash or `=`
+///   are written as a double-quoted string with `\"` and `\\` escapes, and no other
+///   value is (contract 1.1, "Parsing a server line"); a positional word starting with
+///   `:` is quoted too, so it cannot be taken for the text. `ServerLineTokens` reads them back.
 /// - Text is written as ` :` + text.
 /// - Control characters other than TAB (in text and quoted values) are written
 ///   as U+FFFD, so that nothing can break the framing of a line.
@@ -210,12 +212,19 @@ struct LineWriter {
     private mutating func value(_ s: String, positional: Bool) {
         var needsQuotes = s.isEmpty || (positional && s.utf8.first == Byte.colon)
         var hasControl = false
+        var hasNonASCII = false
         for c in s.utf8 {
             switch c {
             case Byte.space, Byte.tab, Byte.quote, Byte.backslash, Byte.equals: needsQuotes = true
             case 0..<Byte.space, 0x7F: hasControl = true
+            case 0x80...: hasNonASCII = true
             default: break
             }
+        }
+        // A non-ASCII space (NBSP, ideographic space ...) would split the value for a client that
+        // splits on white space, so it is quoted like an ASCII one.
+        if hasNonASCII && !needsQuotes {
+            needsQuotes = s.unicodeScalars.contains { $0.value >= 0x80 && $0.properties.isWhitespace }
         }
         if !needsQuotes && !hasControl {
             bytes.append(contentsOf: s.utf8)

@@ -22,9 +22,9 @@ extension Session {
         service.accounts.existingAccount(named: name) { [self] account in
             onQueue { [self] in
                 if let account {
-                    loginFinished(request, .success(account), byCertificate: true)
+                    loginFinished(request, name: name, .success(account), byCertificate: true)
                 } else {
-                    loginFinished(request, .failure(DomainError(.authFailed, "the certificate's account \(name) does not exist; REGISTER it first")),
+                    loginFinished(request, name: name, .failure(DomainError(.authFailed, "the certificate's account \(name) does not exist; REGISTER it first")),
                                   byCertificate: true)
                 }
             }

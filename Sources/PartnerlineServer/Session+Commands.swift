@@ -5,56 +5,65 @@ import PartnerlineTransport
 /// The v1 commands of the server core. Each either answers at once with `send`, or calls
 /// `beginAsync()` and later answers with `finish` on this session's queue.
 extension Session {
+    /// The dispatcher: the permission gate (each command's own `access` rule), then one exhaustive
+    /// switch over the typed command. A new `Command` case does not compile until it is handled here.
     func execute(_ request: Request) {
         if let refusal = permissionRefusal(request) { return send(request.err(refusal)) }
-        switch request.verb {
-        case "HELP": help(request)
-        case "PING": send(request.ok(text: request.text))
-        case "PONG": break  // the answer to a server PING; no reply
-        case "QUIT": quit(request)
-        case "REGISTER": register(request)
-        case "LOGIN": login(request)
-        default: executeAuthenticated(request)
-        }
-    }
-
-    private func executeAuthenticated(_ request: Request) {
-        guard account != nil else {
-            return send(request.err(.authRequired, "LOGIN first (or REGISTER, then LOGIN)"))
-        }
-        switch request.verb {
-        case "CLUSTERS": clusters(request)
-        case "ROOMS": rooms(request)
-        case "JOIN": join(request)
-        case "PART": part(request)
-        case "WHO": who(request)
-        case "SAY": say(request)
-        case "HISTORY": history(request)
-        case "HEAD": head(request)
-        case "NEED": postItem(request, kind: .need)
-        case "OFFER": postItem(request, kind: .offer)
-        case "PROPOSE": postItem(request, kind: .proposal)
-        case "FUNDING": postItem(request, kind: .funding)
-        case "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS": changeItem(request)
-        case "SHOW": show(request)
-        case "LIST": list(request)
-        case "SEARCH": search(request)
-        case "MATCHES": matches(request)
-        case "WATCH", "UNWATCH": watch(request)
-        case "GRANT", "REVOKE": changeRole(request)
-        case "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "POLICY", "APPROVE": moderate(request)
-        case "INVITE": invite(request)
-        default:
-            send(request.err(.unknownCommand, "\(request.verb) is not served here"))
+        switch request.command {
+        case .help(let verb): help(request, verb: verb)
+        case .ping(let token): send(request.ok(text: token))
+        case .pong: break  // the answer to a server PING; no reply
+        case .quit(let message): quit(request, message: message)
+        case .register(let name, let password, let invite, let organisation):
+            register(request, name: name, password: password, invite: invite, organisation: organisation)
+        case .login(let name, let password): login(request, name: name, password: password)
+        case .clusters: clusters(request)
+        case .rooms(let cluster): rooms(request, cluster: cluster)
+        case .join(let room): join(request, room)
+        case .part(let room): part(request, room)
+        case .who(let room): who(request, room)
+        case .say(let room, let text): say(request, room, text: text)
+        case .history(let room, let after, let before, let limit):
+            history(request, room, after: after, before: before, limit: limit)
+        case .head(let cluster): head(request, cluster: cluster)
+        case .need(let room, let post): postItem(request, .need, room, post)
+        case .offer(let room, let post): postItem(request, .offer, room, post)
+        case .propose(let room, let post): postItem(request, .proposal, room, post)
+        case .funding(let room, let post): postItem(request, .funding, room, post)
+        case .back(let id, let contribution): changeItem(request, .back(id, contribution: contribution))
+        case .vote(let id, let choice, let reason): changeItem(request, .vote(id, choice, reason: reason))
+        case .reply(let id, let text): changeItem(request, .reply(id, text: text))
+        case .resolve(let id, let note): changeItem(request, .resolve(id, note: note))
+        case .status(let id, let status, let note): changeItem(request, .status(id, status, note: note))
+        case .show(let id): show(request, id)
+        case .list(let room, let kind, let all): list(request, room, kind, all: all)
+        case .search(let kind, let words): search(request, kind: kind, words: words)
+        case .matches: matches(request)
+        case .watch(let tags): watch(request, tags: tags, watch: true)
+        case .unwatch(let tags): watch(request, tags: tags, watch: false)
+        case .grant(let target, let role, let cluster):
+            changeRole(request, grant: true, target: target, role: role, cluster: cluster)
+        case .revoke(let target, let role, let cluster):
+            changeRole(request, grant: false, target: target, role: role, cluster: cluster)
+        case .newRoom(let room, let topic): moderate(request, room: room, .createRoom(room, topic: topic))
+        case .topic(let room, let topic): moderate(request, room: room, .setTopic(room, topic: topic))
+        case .mute(let room, let target, let reason):
+            moderate(request, room: room, target: target) { .mute(room, account: target, reason: reason) }
+        case .unmute(let room, let target):
+            moderate(request, room: room, target: target) { .unmute(room, account: target) }
+        case .policy(let cluster, let policy): moderate(request, cluster: cluster, .setPolicy(policy))
+        case .approve(let cluster, let target):
+            moderate(request, cluster: cluster, target: target) { .approve(account: target) }
+        case .invite(let cluster): invite(request, cluster: cluster)
         }
     }
 
     // MARK: Anyone
 
-    private func help(_ request: Request) {
+    private func help(_ request: Request, verb wanted: String?) {
         let grammar = service.parser.grammar
         let verbs: [String]
-        if let wanted = request.arguments.first {
+        if let wanted {
             guard let syntax = grammar.syntax(for: wanted) else {
                 return send(request.err(.unknownCommand, "no command \(wanted.uppercased()); HELP lists them"))
             }
@@ -70,8 +79,8 @@ extension Session {
         send(reply + request.ok())
     }
 
-    private func quit(_ request: Request) {
-        send(ServerLine.tagged(request.tag, ServerLine.bye(code: "QUIT", text: request.text ?? "goodbye")))
+    private func quit(_ request: Request, message: String?) {
+        send(ServerLine.tagged(request.tag, ServerLine.bye(code: "QUIT", text: message ?? "goodbye")))
         markClosing()
         connection.close(flush: true)
     }
@@ -83,12 +92,11 @@ extension Session {
         return true
     }
 
-    private func register(_ request: Request) {
+    private func register(_ request: Request, name: String, password: String, invite: String?, organisation: String?) {
         guard !refusesPlaintextCredentials(request) else { return }
-        let name = request.arguments[0]
         beginAsync()
-        service.accounts.register(account: name, password: request.arguments[1], organisation: request.options["org"],
-                                  invite: request.options["invite"]) { [self] result in
+        service.accounts.register(account: name, password: password, organisation: organisation,
+                                  invite: invite) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let account):
@@ -101,28 +109,26 @@ extension Session {
         }
     }
 
-    private func login(_ request: Request) {
+    private func login(_ request: Request, name: String, password: String) {
         guard !refusesPlaintextCredentials(request) else { return }
         if let account {
             return send(request.err(.invalidState, "already logged in as \(account.name)"))
         }
-        let name = request.arguments[0]
         if let block = service.loginThrottle.check(account: name, address: addressKey) {
             return send(request.err(.rateLimited, "too many failed logins for \(block.what); try again in \(block.retryAfterSeconds) s"))
         }
-        if request.arguments[1] == Session.certificatePassword {
+        if password == Session.certificatePassword {
             return loginByCertificate(request, account: name)
         }
         beginAsync()
-        service.accounts.login(account: name, password: request.arguments[1]) { [self] result in
+        service.accounts.login(account: name, password: password) { [self] result in
             onQueue { [self] in
-                loginFinished(request, result, byCertificate: false)
+                loginFinished(request, name: name, result, byCertificate: false)
             }
         }
     }
 
-    func loginFinished(_ request: Request, _ result: Result<Account, DomainError>, byCertificate: Bool) {
-        let name = request.arguments[0]
+    func loginFinished(_ request: Request, name: String, _ result: Result<Account, DomainError>, byCertificate: Bool) {
         switch result {
         case .success(let account):
             service.loginThrottle.recordSuccess(account: name)
@@ -153,9 +159,9 @@ extension Session {
         }
     }
 
-    private func rooms(_ request: Request) {
+    private func rooms(_ request: Request, cluster: String?) {
         var shards = service.shards
-        if let cluster = request.arguments.first {
+        if let cluster {
             guard let shard = service.shard(cluster) else {
                 return send(request.err(.noSuchCluster, "no cluster \(cluster); CLUSTERS lists them"))
             }
@@ -176,31 +182,27 @@ extension Session {
         }
     }
 
-    /// Resolves a room argument to its shard, or answers the request with why not.
-    func resolveRoom(_ request: Request, _ text: String) -> (RoomName, ClusterShard)? {
-        guard let room = RoomName(text) else {
-            send(request.err(.badSyntax, "rooms are written <cluster>/<room>, e.g. rural-east-midlands/purchasing"))
-            return nil
-        }
+    /// The shard of a room's cluster, or answers the request with why not.
+    func resolveRoom(_ request: Request, _ room: RoomName) -> ClusterShard? {
         guard let shard = service.shard(room.cluster) else {
             send(request.err(.noSuchCluster, "no cluster \(room.cluster); CLUSTERS lists them"))
             return nil
         }
-        return (room, shard)
+        return shard
     }
 
-    /// Resolves a room the session must have joined.
-    private func resolveJoinedRoom(_ request: Request) -> (RoomName, ClusterShard)? {
-        guard let (room, shard) = resolveRoom(request, request.arguments[0]) else { return nil }
+    /// The shard of a room the session must have joined.
+    private func resolveJoinedRoom(_ request: Request, _ room: RoomName) -> ClusterShard? {
+        guard let shard = resolveRoom(request, room) else { return nil }
         guard joined.contains(room) else {
             send(request.err(.notJoined, "JOIN \(room) first"))
             return nil
         }
-        return (room, shard)
+        return shard
     }
 
-    private func join(_ request: Request) {
-        guard let (room, shard) = resolveRoom(request, request.arguments[0]) else { return }
+    private func join(_ request: Request, _ room: RoomName) {
+        guard let shard = resolveRoom(request, room) else { return }
         beginAsync()
         let name = account?.name ?? ""
         shard.join(room: room, subscriber: self, moderates: privileges.moderates(room.cluster),
@@ -217,15 +219,15 @@ extension Session {
         }
     }
 
-    private func part(_ request: Request) {
-        guard let (room, shard) = resolveJoinedRoom(request) else { return }
+    private func part(_ request: Request, _ room: RoomName) {
+        guard let shard = resolveJoinedRoom(request, room) else { return }
         didPart(room)
         shard.part(room: room, subscriber: self)
         send(request.ok([("room", room.description)]))
     }
 
-    private func who(_ request: Request) {
-        guard let (room, shard) = resolveRoom(request, request.arguments[0]) else { return }
+    private func who(_ request: Request, _ room: RoomName) {
+        guard let shard = resolveRoom(request, room) else { return }
         beginAsync()
         shard.who(room: room) { [self] result in
             let organisations = result.map { members in members.map { service.accounts.organisation(of: $0.0) } }
@@ -244,9 +246,9 @@ extension Session {
         }
     }
 
-    private func say(_ request: Request) {
-        guard let (room, shard) = resolveJoinedRoom(request), let account else { return }
-        post(request, to: shard, room: room, actor: account.name, kind: "SAY", text: request.text)
+    private func say(_ request: Request, _ room: RoomName, text: String) {
+        guard let shard = resolveJoinedRoom(request, room), let account else { return }
+        post(request, to: shard, room: room, actor: account.name, kind: "SAY", text: text)
     }
 
     /// Stores an event and answers `OK <VERB> room=.. seq=..` once it is durable.
@@ -258,7 +260,7 @@ extension Session {
             case .failure(let error): request.err(error)
             }
         }
-        if Session.pipelinedVerbs.contains(request.verb) {
+        if request.command.pipelines {
             let slot = beginPipelinedPost()
             shard.post(room: room, actor: actor, kind: kind, fields: fields, text: text,
                        replyQueue: connection.queue) { [self] result in
@@ -273,17 +275,9 @@ extension Session {
         }
     }
 
-    private func history(_ request: Request) {
-        guard let (room, shard) = resolveJoinedRoom(request) else { return }
-        let after = request.number("after", in: 0...UInt64(Int64.max))
-        let before = request.number("before", in: 0...UInt64(Int64.max))
-        let limit = request.number("limit", in: 1...UInt64(Int.max))
-        guard case .success(let afterSeq) = after, case .success(let beforeSeq) = before,
-              case .success(let requestedLimit) = limit
-        else {
-            for case .failure(let error) in [after, before, limit] { return send(request.err(error)) }
-            return
-        }
+    private func history(_ request: Request, _ room: RoomName, after afterSeq: UInt64?, before beforeSeq: UInt64?,
+                         limit requestedLimit: UInt64?) {
+        guard let shard = resolveJoinedRoom(request, room) else { return }
         let count = min(Int(requestedLimit ?? UInt64(ServiceContext.defaultHistoryLimit)), ServiceContext.maxHistoryLimit)
         beginAsync()
         shard.history(room: room, after: afterSeq, before: beforeSeq, limit: count) { [self] result in

@@ -5,9 +5,9 @@ import PartnerlineProtocol
 /// WATCH and UNWATCH. Options are checked here (BAD_SYNTAX before anything is allocated or stored);
 /// item state is judged by `ItemBook.prepare` on the item's shard, so a refusal changes nothing.
 extension Session {
-    func postItem(_ request: Request, kind: ItemKind) {
-        guard let (room, shard) = resolveRoom(request, request.arguments[0]), let account else { return }
-        let options = request.options
+    func postItem(_ request: Request, _ kind: ItemKind, _ room: RoomName, _ post: ItemPost) {
+        guard let shard = resolveRoom(request, room), let account else { return }
+        let options = post.options
         let tags = ItemOptions.tags(options["tags"])
         let date = ItemOptions.date(kind.dateKey, options[kind.dateKey], todayMillis: service.clock())
         let funder = ItemOptions.shortValue("funder", options["funder"])
@@ -33,45 +33,15 @@ extension Session {
             return
         }
         let id = service.itemIndex.allocate(kind, in: room.cluster)
-        let draft = ItemDraft(id: id, room: room, tags: tagList, date: until, text: request.text ?? "",
+        let draft = ItemDraft(id: id, room: room, tags: tagList, date: until, text: post.text,
                               funder: funderText, amount: amountText, url: urlText, answers: answers)
         runItemAction(request, .create(draft), on: shard, actor: account.name, cluster: room.cluster)
     }
 
-    func changeItem(_ request: Request) {
+    /// BACK, VOTE, REPLY, RESOLVE and STATUS: an action on an existing item, run on its cluster's shard.
+    func changeItem(_ request: Request, _ action: ItemAction) {
         guard let account else { return }
-        let verb = request.verb
-        let kinds: Set<ItemKind> = switch verb {
-        case "BACK", "VOTE", "STATUS": [.proposal]
-        case "RESOLVE": [.need, .offer]
-        default: Set(ItemKind.allCases)
-        }
-        let id: ItemID
-        switch ItemOptions.id(request.arguments[0], of: kinds, for: verb) {
-        case .failure(let error): return send(request.err(error))
-        case .success(let parsed): id = parsed
-        }
-        let action: ItemAction
-        switch verb {
-        case "BACK":
-            action = .back(id, contribution: request.text ?? "")
-        case "VOTE":
-            guard let choice = VoteChoice(rawValue: request.arguments[1].lowercased()) else {
-                return send(request.err(.badSyntax, "a vote is agree, abstain, disagree or block"))
-            }
-            action = .vote(id, choice, reason: request.text)
-        case "REPLY":
-            action = .reply(id, text: request.text ?? "")
-        case "RESOLVE":
-            action = .resolve(id, note: request.text)
-        default:
-            guard let status = ItemStatus(rawValue: request.arguments[1].lowercased()),
-                  ItemStatus.proposalTargets.contains(status)
-            else {
-                return send(request.err(.badSyntax, "a proposal's status is open, submitted, won, lost or withdrawn"))
-            }
-            action = .status(id, status, note: request.text)
-        }
+        let id = action.itemID
         guard let cluster = service.itemIndex.cluster(of: id), let shard = service.shard(cluster) else {
             return send(request.err(.noSuchItem, "no item \(id)"))
         }
@@ -100,12 +70,7 @@ extension Session {
         }
     }
 
-    func show(_ request: Request) {
-        let id: ItemID
-        switch ItemOptions.id(request.arguments[0], of: Set(ItemKind.allCases), for: "SHOW") {
-        case .failure(let error): return send(request.err(error))
-        case .success(let parsed): id = parsed
-        }
+    func show(_ request: Request, _ id: ItemID) {
         guard let cluster = service.itemIndex.cluster(of: id), let shard = service.shard(cluster) else {
             return send(request.err(.noSuchItem, "no item \(id)"))
         }
@@ -149,15 +114,8 @@ extension Session {
         request.data("ITEM", [item.id.description, item.room.description], item.summaryFields, text: item.text)
     }
 
-    func list(_ request: Request) {
-        guard let (room, shard) = resolveRoom(request, request.arguments[0]) else { return }
-        guard let kind = ItemKind(listWord: request.arguments[1].lowercased()) else {
-            return send(request.err(.badSyntax, "LIST <room> needs|offers|proposals|funding [all]"))
-        }
-        let all = request.arguments.count > 2
-        if all, request.arguments[2].lowercased() != "all" {
-            return send(request.err(.badSyntax, "after the kind, LIST takes only 'all'"))
-        }
+    func list(_ request: Request, _ room: RoomName, _ kind: ItemKind, all: Bool) {
+        guard let shard = resolveRoom(request, room) else { return }
         beginAsync()
         shard.readItems({ book, state in
             state.room(room) == nil ? nil : book.list(room: room, kind: kind, all: all)
@@ -172,19 +130,7 @@ extension Session {
         })
     }
 
-    func search(_ request: Request) {
-        var kind: ItemKind?
-        if let raw = request.options["kind"] {
-            guard let parsed = ItemKind(searchWord: raw.lowercased()) else {
-                return send(request.err(.badSyntax, "kind is need, offer, proposal or funding"))
-            }
-            kind = parsed
-        }
-        let words = (request.text ?? "").split(separator: " ").map(String.init)
-        guard !words.flatMap({ Matching.words(in: $0) }).isEmpty else {
-            return send(request.err(.badSyntax, "SEARCH needs a word of three letters or more that is not a common word"))
-        }
-        let wanted = kind
+    func search(_ request: Request, kind wanted: ItemKind?, words: [String]) {
         beginAsync()
         service.askEveryShard({ book, _ in book.search(words, kind: wanted) }, reply: { [self] found in
             let items = found.flatMap { $0 }
@@ -212,13 +158,8 @@ extension Session {
         })
     }
 
-    func watch(_ request: Request) {
-        switch ItemOptions.tags(request.options["tags"]) {
-        case .failure(let error):
-            send(request.err(error))
-        case .success(let tags):
-            let watched = service.online.watch(self, tags: tags, watch: request.verb == "WATCH")
-            send(request.ok([("tags", watched.sorted().joined(separator: ","))]))
-        }
+    func watch(_ request: Request, tags: [String], watch: Bool) {
+        let watched = service.online.watch(self, tags: tags, watch: watch)
+        send(request.ok([("tags", watched.sorted().joined(separator: ","))]))
     }
 }

@@ -3,8 +3,7 @@ import PartnerlineProtocol
 /// Commands about the journal itself rather than its events.
 extension Session {
     /// `HEAD <cluster>` → `OK HEAD cluster=<c> records=<n> hash=<64 hex>`.
-    func head(_ request: Request) {
-        let cluster = request.arguments[0]
+    func head(_ request: Request, cluster: String) {
         guard let shard = service.shard(cluster), let account else {
             return send(request.err(.noSuchCluster, "no cluster \(cluster); CLUSTERS lists them"))
         }

@@ -4,64 +4,56 @@ import PartnerlineProtocol
 /// NEWROOM, TOPIC, MUTE, UNMUTE, POLICY, APPROVE and INVITE. The permission gate has already checked
 /// that the account facilitates the cluster (or is an admin); the cluster's state judges the rest.
 extension Session {
-    func moderate(_ request: Request) {
+    /// NEWROOM and TOPIC: an action on a room of a cluster. Answers `OK <VERB> room=<room>`.
+    func moderate(_ request: Request, room: RoomName, _ action: ModerationAction) {
+        guard let shard = resolveRoom(request, room) else { return }
+        run(request, action, on: shard, fields: [("room", room.description)])
+    }
+
+    /// MUTE and UNMUTE: an action on an existing account in a room. Answers `OK <VERB> room=.. account=..`.
+    func moderate(_ request: Request, room: RoomName, target: String, _ action: () -> ModerationAction) {
+        guard let shard = resolveRoom(request, room), existingAccount(request, target) else { return }
+        run(request, action(), on: shard, fields: [("room", room.description), ("account", target)])
+    }
+
+    /// POLICY: an action on a cluster. Answers `OK POLICY cluster=.. policy=..`.
+    func moderate(_ request: Request, cluster: String, _ action: ModerationAction) {
+        guard let shard = resolveCluster(request, cluster) else { return }
+        var fields = [("cluster", cluster)]
+        if case .setPolicy(let policy) = action { fields.append(("policy", policy.rawValue)) }
+        run(request, action, on: shard, fields: fields)
+    }
+
+    /// APPROVE: an action on an existing account in a cluster. Answers `OK APPROVE cluster=.. account=..`.
+    func moderate(_ request: Request, cluster: String, target: String, _ action: () -> ModerationAction) {
+        guard let shard = resolveCluster(request, cluster), existingAccount(request, target) else { return }
+        run(request, action(), on: shard, fields: [("cluster", cluster), ("account", target)])
+    }
+
+    private func run(_ request: Request, _ action: ModerationAction, on shard: ClusterShard, fields: [(String, String)]) {
         guard let account else { return }
-        let verb = request.verb
-        let action: ModerationAction
-        let shard: ClusterShard
-        if verb == "POLICY" || verb == "APPROVE" {
-            guard let found = service.shard(request.arguments[0]) else {
-                return send(request.err(.noSuchCluster, "no cluster \(request.arguments[0]); CLUSTERS lists them"))
-            }
-            shard = found
-            if verb == "POLICY" {
-                guard let policy = MembershipPolicy(rawValue: request.arguments[1].lowercased()) else {
-                    return send(request.err(.badSyntax, "a membership policy is open, approval or closed"))
-                }
-                action = .setPolicy(policy)
-            } else {
-                guard let target = existingAccount(request, request.arguments[1]) else { return }
-                action = .approve(account: target)
-            }
-        } else {
-            guard let (room, found) = resolveRoom(request, request.arguments[0]) else { return }
-            shard = found
-            switch verb {
-            case "NEWROOM":
-                action = .createRoom(room, topic: request.text ?? "")
-            case "TOPIC":
-                action = .setTopic(room, topic: request.text ?? "")
-            case "MUTE":
-                guard let target = existingAccount(request, request.arguments[1]) else { return }
-                action = .mute(room, account: target, reason: request.text)
-            default:
-                guard let target = existingAccount(request, request.arguments[1]) else { return }
-                action = .unmute(room, account: target)
-            }
-        }
         beginAsync()
         shard.moderate(action, actor: account.name) { [self] result in
             onQueue { [self] in
                 switch result {
-                case .success:
-                    var fields = [(request.verb == "POLICY" || request.verb == "APPROVE" ? "cluster" : "room", request.arguments[0])]
-                    if request.arguments.count > 1 {
-                        fields.append((request.verb == "POLICY" ? "policy" : "account", request.arguments[1].lowercased()))
-                    }
-                    finish(request.ok(fields))
-                case .failure(let error):
-                    finish(request.err(error))
+                case .success: finish(request.ok(fields))
+                case .failure(let error): finish(request.err(error))
                 }
             }
         }
     }
 
-    func invite(_ request: Request) {
-        guard let account else { return }
-        let cluster = request.arguments[0]
-        guard service.shard(cluster) != nil else {
-            return send(request.err(.noSuchCluster, "no cluster \(cluster); CLUSTERS lists them"))
+    /// The shard of a cluster, or answers NO_SUCH_CLUSTER.
+    func resolveCluster(_ request: Request, _ cluster: String) -> ClusterShard? {
+        guard let shard = service.shard(cluster) else {
+            send(request.err(.noSuchCluster, "no cluster \(cluster); CLUSTERS lists them"))
+            return nil
         }
+        return shard
+    }
+
+    func invite(_ request: Request, cluster: String) {
+        guard let account, resolveCluster(request, cluster) != nil else { return }
         beginAsync()
         service.accounts.createInvite(cluster: cluster, by: account.name) { [self] result in
             onQueue { [self] in
@@ -73,16 +65,12 @@ extension Session {
         }
     }
 
-    /// The account named, or answers NO_SUCH_ACCOUNT / BAD_SYNTAX.
-    private func existingAccount(_ request: Request, _ name: String) -> String? {
-        guard Names.isValidAccount(name) else {
-            send(request.err(.badSyntax, "\(name) is not an account name"))
-            return nil
-        }
+    /// Whether the account named exists; answers NO_SUCH_ACCOUNT when not (its name was read as one).
+    private func existingAccount(_ request: Request, _ name: String) -> Bool {
         guard service.accounts.privileges(of: name) != nil else {
             send(request.err(.noSuchAccount, "no account \(name)"))
-            return nil
+            return false
         }
-        return name
+        return true
     }
 }

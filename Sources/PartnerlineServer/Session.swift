@@ -163,8 +163,13 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
             switch service.parser.parse(bytes) {
             case .failure(let failure):
                 send(ServerLine.err(tag: failure.tag, code: failure.code, verb: failure.verb, message: failure.message))
-            case .success(let command):
-                execute(Request(command: command))
+            case .success(let parsed):
+                switch Command.typed(parsed) {
+                case .success(let command):
+                    execute(Request(tag: parsed.tag, command: command))
+                case .failure(let refusal):
+                    send(ServerLine.err(tag: parsed.tag, code: refusal.code, verb: parsed.verb, message: refusal.message))
+                }
             }
         }
     }

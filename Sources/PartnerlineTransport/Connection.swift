@@ -317,7 +317,12 @@ public final class Connection: @unchecked Sendable {
             terminate(.handshakeFailed("peer closed during handshake"))
             return
         default:
-            let error = TransportError.openSSL("TLS handshake with \(peer)", errnoValue: savedErrno)
+            var error = TransportError.openSSL("TLS handshake with \(peer)", errnoValue: savedErrno)
+            // Say why a certificate was refused ("hostname mismatch", "self-signed certificate" ...).
+            let verify = SSL_get_verify_result(ssl)
+            if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
+                error = TransportError(error.description + " (certificate: \(String(cString: text)))")
+            }
             terminate(.handshakeFailed(error.description))
             return
         }

@@ -1,16 +1,25 @@
 import COpenSSL
 import Foundation
 
-/// Immutable shared SSL_CTX for outgoing connections (the bench tool and bots).
+/// Immutable shared SSL_CTX for outgoing connections (the client library, the bench, bots).
 ///
 /// TLS 1.2 minimum, idle buffers released (so thousands of idle client connections stay small),
-/// partial writes with a moving write buffer, as on the server side. With `verifyPeer` false the
-/// server's certificate is not checked: only for loopback benchmarks against a self-signed
-/// server, never for a connection that carries real credentials.
+/// partial writes with a moving write buffer, as on the server side.
+///
+/// With `verifyPeer` the server's chain is checked against `caFile` (or the system's trust store)
+/// and so is its name: every SSL* made for a host expects that host in the certificate
+/// (`SSL_set1_host` for a DNS name, `X509_VERIFY_PARAM_set1_ip_asc` for an IP literal), so a
+/// certificate for another name is refused in the handshake. With `verifyPeer` false nothing is
+/// checked by OpenSSL: only for loopback benchmarks, or when the caller checks the certificate
+/// itself after the handshake (a pinned fingerprint, trust on first use).
 public final class TLSClientContext: @unchecked Sendable {
     let context: OpaquePointer
+    public let verifiesPeer: Bool
 
-    public init(verifyPeer: Bool = true, caFile: String? = nil) throws {
+    /// certificateFile/privateKeyFile: a client certificate (PEM chain) and its key, sent when
+    /// the server asks for one (bots logging in by certificate).
+    public init(verifyPeer: Bool = true, caFile: String? = nil, certificateFile: String? = nil,
+                privateKeyFile: String? = nil) throws {
         let ctx = try SharedTLSSettings.makeContext(TLS_client_method(), role: "client")
         func fail(_ what: String) -> TransportError {
             let error = TransportError.openSSL(what)
@@ -27,7 +36,17 @@ public final class TLSClientContext: @unchecked Sendable {
         } else {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
         }
+        if let certificateFile {
+            guard SSL_CTX_use_certificate_chain_file(ctx, certificateFile) == 1 else {
+                throw fail("loading client certificate \(certificateFile)")
+            }
+            guard SSL_CTX_use_PrivateKey_file(ctx, privateKeyFile ?? certificateFile, SSL_FILETYPE_PEM) == 1,
+                  SSL_CTX_check_private_key(ctx) == 1 else {
+                throw fail("loading the private key \(privateKeyFile ?? certificateFile) for \(certificateFile)")
+            }
+        }
         context = ctx
+        verifiesPeer = verifyPeer
     }
 
     deinit {
@@ -35,16 +54,28 @@ public final class TLSClientContext: @unchecked Sendable {
     }
 
     /// A client-side SSL* on a connected socket; the handshake starts with SSL_set_connect_state.
+    /// `serverName` goes out as SNI (names only) and, when verifying, is the name the
+    /// certificate must carry.
     func makeSSL(fd: Int32, serverName: String?) throws -> OpaquePointer {
         ERR_clear_error()
         guard let ssl = SSL_new(context) else { throw TransportError.openSSL("SSL_new") }
-        guard SSL_set_fd(ssl, fd) == 1 else {
-            let error = TransportError.openSSL("SSL_set_fd")
+        func fail(_ what: String) -> TransportError {
+            let error = TransportError.openSSL(what)
             SSL_free(ssl)
-            throw error
+            return error
         }
-        if let serverName, !serverName.isEmpty, Int(serverName.prefix(1)) == nil, !serverName.contains(":") {
-            _ = pl_SSL_set_tlsext_host_name(ssl, serverName)   // SNI for names only, never for IP literals
+        guard SSL_set_fd(ssl, fd) == 1 else { throw fail("SSL_set_fd") }
+        if let serverName, !serverName.isEmpty {
+            let isIP = CertificateFactory.isIPAddress(serverName)
+            if !isIP {
+                _ = pl_SSL_set_tlsext_host_name(ssl, serverName)   // SNI for names only, never for IP literals
+            }
+            if verifiesPeer {
+                let set = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName) : SSL_set1_host(ssl, serverName)
+                guard set == 1 else { throw fail("setting the expected server name \(serverName)") }
+            }
+        } else if verifiesPeer {
+            throw fail("a verified TLS connection needs the server's name")
         }
         SSL_set_connect_state(ssl)
         return ssl

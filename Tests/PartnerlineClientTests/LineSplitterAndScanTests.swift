@@ -29,20 +29,7 @@ import Testing
     }
 }
 
-@Suite struct ServerLineTests {
-    @Test func parsesTaggedFinalReplies() {
-        let ok = ServerLineView("@q7 OK HISTORY room=a/b count=2")
-        #expect(ok.tag == "q7")
-        #expect(ok.kind == .ok)
-        #expect(ok.verb == "HISTORY")
-        #expect(ok.option("count") == "2")
-        let err = ServerLineView("ERR NOT_JOINED SAY :join the room first")
-        #expect(err.kind == .err)
-        #expect(err.errorCode == "NOT_JOINED")
-        #expect(err.verb == "SAY")
-        #expect(err.text == "join the room first")
-    }
-
+@Suite struct ServerLineScanTests {
     @Test func scansKindsWithoutAllocating() {
         func kind(_ text: String) -> ServerLineKind {
             Array(text.utf8).withUnsafeBytes { ServerLineScan.kind($0) }
@@ -54,6 +41,24 @@ import Testing
         #expect(kind("HELLO partnerline/1 x :y") == .hello)
         #expect(kind("PING 42") == .ping)
         #expect(kind("* MEMBER a") == .data)
+        #expect(kind("READ a/b 3") == .read)
+        #expect(kind("@t BYE QUIT :bye") == .bye)
+        #expect(kind("NOTICE :x") == .notice)
+        #expect(kind("ERR X Y :z") == .err)
+        #expect(kind("@t") == .other)
+        #expect(kind("EVENT a") == .other)
+    }
+
+    /// The scan and the tokenizer agree on the first word of every kind.
+    @Test func scanAgreesWithTheTokenizer() {
+        let lines = ["HELLO partnerline/1 d :t", "OK SAY", "ERR A B :c", "EV a/b 1 t x SAY", "* ROOM a/b",
+                     "PING x", "NOTICE :n", "BYE QUIT :q", "READ a/b 1", "FUTURE x", "@t OK X", "@t EV a/b 2 t x K"]
+        let words: [ServerLineKind: String] = [.hello: "HELLO", .ok: "OK", .err: "ERR", .event: "EV", .data: "*",
+                                               .ping: "PING", .notice: "NOTICE", .bye: "BYE", .read: "READ"]
+        for line in lines {
+            let scanned = Array(line.utf8).withUnsafeBytes { ServerLineScan.kind($0) }
+            #expect(words[scanned] ?? "FUTURE" == ServerLineTokens(line).word, "\(line)")
+        }
     }
 
     @Test func findsTheTimestampMarker() {
@@ -63,11 +68,5 @@ import Testing
             #expect(marker != nil)
             #expect(ServerLineScan.decimal(in: bytes, at: marker! + 3) == 123456)
         }
-    }
-
-    @Test func encodesClientCommands() {
-        #expect(String(decoding: ClientCommand.say("a/b", "hi there"), as: UTF8.self) == "SAY a/b :hi there\r\n")
-        #expect(String(decoding: ClientCommand.history("a/b", before: 9, limit: 5, tag: "h"), as: UTF8.self)
-                    == "@h HISTORY a/b before=9 limit=5\r\n")
     }
 }

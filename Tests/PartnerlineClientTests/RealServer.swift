@@ -1,0 +1,164 @@
+import Foundation
+import PartnerlineTransport
+import Testing
+
+/// A temporary directory removed when the value goes away.
+final class TempDir: @unchecked Sendable {
+    let path: String
+    init() {
+        path = NSTemporaryDirectory() + "partnerline-client-test-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A certificate and key made for one test.
+struct TestCertificate {
+    let certificate: String
+    let key: String
+    var fingerprint: String { TLSFingerprint.sha256Hex(pemFile: certificate)! }
+
+    init(in dir: String, name: String, altNames: [String] = ["localhost", "127.0.0.1", "::1"]) throws {
+        certificate = dir + "/\(name).crt"
+        key = dir + "/\(name).key"
+        try CertificateFactory.makeSelfSigned(commonName: altNames.first ?? name, subjectAltNames: altNames, days: 2,
+                                              certificatePath: certificate, privateKeyPath: key)
+    }
+}
+
+/// The real `partnerline-server` binary, started and stopped (SIGTERM, SIGKILL) on one data dir;
+/// a restart keeps its TLS port so clients can come back to the same address.
+final class RealServer: @unchecked Sendable {
+    let dir = TempDir()
+    private(set) var certificate: TestCertificate
+    private(set) var port = 0
+    private var process: Process?
+    private var stderrPath = ""
+
+    static var binaryPath: String {
+        // The test bundle sits in the build products directory, beside the executables.
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("partnerline-server").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return ".build/debug/partnerline-server"
+    }
+
+    /// Extra lines for the `protection:` section, indented four spaces (e.g. timeouts).
+    private let protectionExtra: String
+
+    init(certificateNames: [String] = ["localhost", "127.0.0.1", "::1"], protectionExtra: String = "") throws {
+        self.protectionExtra = protectionExtra
+        certificate = try TestCertificate(in: dir.path, name: "server", altNames: certificateNames)
+        try start()
+    }
+
+    /// Rooms: c1/general, c1/funding. Open registration, cheap hashing, no flood limits.
+    private func writeConfig() -> String {
+        let path = dir.path + "/server.yaml"
+        let yaml = """
+            server_name: client-test
+            data_dir: \(dir.path)/data
+            listen:
+              host: 127.0.0.1
+              tls_port: 0
+            tls:
+              certificate: \(certificate.certificate)
+              private_key: \(certificate.key)
+            registration:
+              policy: open
+            passwords:
+              scrypt_log2_n: 4
+            journal:
+              fsync: batch
+            protection:
+              flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
+              connections: { max_per_address: 10000, max_new_per_address: 100000 }
+              logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
+            \(protectionExtra)
+            clusters:
+              - name: c1
+                description: Test cluster
+                rooms:
+                  - name: general
+                    topic: General
+                  - name: funding
+                    topic: Funding
+            """
+        try! yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Starts the binary (on the previous port after the first start) and waits until it listens.
+    func start() throws {
+        let process = Process()
+        let stdout = Pipe()
+        stderrPath = dir.path + "/server-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
+        process.arguments = ["--config", writeConfig(), "--tls-port", String(port)]
+        process.standardOutput = stdout
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+        self.process = process
+        var line = [UInt8]()
+        let handle = stdout.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            guard let first = byte.first, first != 10 else { break }
+            line.append(first)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening tls="),
+              let listened = text.split(separator: " ")[1].split(separator: ":").last.flatMap({ Int($0) }) else {
+            process.terminate()
+            throw TestFailure("server did not start: '\(text)'; log: \(log)")
+        }
+        port = listened
+    }
+
+    var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and waits for the exit.
+    @discardableResult
+    func stop(signal: Int32 = SIGTERM) -> Int32 {
+        guard let process, process.isRunning else { return -1 }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// The next start serves this certificate instead.
+    func replaceCertificate(_ new: TestCertificate) { certificate = new }
+
+    func options(_ trust: ServerTrust, host: String = "127.0.0.1") -> ConnectionOptions {
+        ConnectionOptions(host: host, port: port, security: .tls(trust), timeoutSeconds: 20)
+    }
+
+    var caOptions: ConnectionOptions { options(.certificateAuthority(file: certificate.certificate)) }
+
+    deinit {
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
+
+import PartnerlineClient
+
+extension PartnerlineConnection {
+    /// Registers (ignoring ACCOUNT_EXISTS) and logs in.
+    func registerAndLogin(_ account: String, password: String = "correct-horse-battery") async throws {
+        let register = try await send(.register(account, password: password, org: "Org \(account)"))
+        if let error = register.error, error.code != "ACCOUNT_EXISTS" { throw error }
+        try await send(.login(account, password: password)).checked()
+    }
+}
