@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "FundingBot",
             dependencies: [
-                "PartnerlineClient", "PartnerlineTransport",
+                "PartnerlineClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FundingBotTests",
-            dependencies: ["FundingBot", "PartnerlineTransport", "partnerline-fundingbot", "partnerline-server"]
+            dependencies: ["FundingBot", "PartnerlineClient", "PartnerlineTransport", "partnerline-fundingbot", "partnerline-server"]
         ),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),

@@ -77,6 +77,8 @@ public struct FundingAlert: Sendable, Equatable {
 public struct AlertComposer: Sendable {
     public var posting: BotConfig.Posting
     public static let maxValueCharacters = 200
+    /// Bytes kept free in every line for a command tag (`@` + up to 32 characters + a space).
+    public static let tagAllowance = 34
 
     public init(posting: BotConfig.Posting = BotConfig.Posting()) {
         self.posting = posting
@@ -105,7 +107,8 @@ public struct AlertComposer: Sendable {
                                  amount: amount.map { Text.cut($0, characters: Self.maxValueCharacters) },
                                  deadline: opportunity.closes?.description, url: url,
                                  tags: TagCleaner.clean(opportunity.tags), text: "")
-        let headBytes = FundingAlert.head(room: room, options: alert.options).utf8.count
+        // The client library puts its own `@tag ` in front of the line: leave it room.
+        let headBytes = FundingAlert.head(room: room, options: alert.options).utf8.count + Self.tagAllowance
         let budget = max(16, min(posting.maxTextBytes, posting.maxLineBytes - headBytes))
         alert.text = text(for: opportunity, budget: budget)
         return alert

@@ -37,6 +37,8 @@ public struct BotConfig: Sendable, Equatable {
         /// Trust on first use: remember the server's certificate fingerprint in this file and
         /// refuse a different one later.
         case knownHosts(String)
+        /// The server's certificate must have this SHA-256 (hex, colons allowed); the name is not checked.
+        case pinned(String)
         /// No check at all (a test server on loopback).
         case insecure
     }
@@ -183,6 +185,7 @@ private struct RawConfig: Decodable {
     struct RawCheck: Decodable {
         var ca_file: String?
         var known_hosts: String?
+        var sha256: String?
         var insecure: Bool?
     }
 
@@ -236,13 +239,20 @@ private struct RawConfig: Decodable {
         }
 
         let check: BotConfig.ServerCheck
-        let ways = [server_check?.ca_file != nil, server_check?.known_hosts != nil, server_check?.insecure == true]
+        let ways = [server_check?.ca_file != nil, server_check?.known_hosts != nil, server_check?.sha256 != nil,
+                    server_check?.insecure == true]
         switch (ways.filter { $0 }.count, server_check) {
-        case (0, _): throw ConfigError("server_check: give ca_file, known_hosts, or insecure: true")
+        case (0, _): throw ConfigError("server_check: give ca_file, known_hosts, sha256, or insecure: true")
         case (1, let c?) where c.ca_file != nil: check = .caFile(c.ca_file!)
         case (1, let c?) where c.known_hosts != nil: check = .knownHosts(c.known_hosts!)
+        case (1, let c?) where c.sha256 != nil:
+            let hex = c.sha256!.replacingOccurrences(of: ":", with: "").lowercased()
+            guard hex.count == 64, hex.allSatisfy(\.isHexDigit) else {
+                throw ConfigError("server_check.sha256: 64 hex digits (colons allowed), as openssl x509 -fingerprint -sha256 prints")
+            }
+            check = .pinned(hex)
         case (1, _): check = .insecure
-        default: throw ConfigError("server_check: give only one of ca_file, known_hosts, insecure")
+        default: throw ConfigError("server_check: give only one of ca_file, known_hosts, sha256, insecure")
         }
 
         var limits = BotConfig.FetchLimits()

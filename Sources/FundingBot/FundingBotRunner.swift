@@ -109,9 +109,9 @@ public final class FundingBotRunner {
             while now() < due {
                 sleep(min(due - now(), 30))
                 // Show the server we are here (and notice a dead connection) while waiting.
-                if connected, now() - lastPing >= 60, let link = server as? LineServerLink {
+                if connected, now() - lastPing >= 60, let server {
                     lastPing = now()
-                    do { try link.ping() } catch {
+                    do { try server.ping() } catch {
                         connected = false
                         log.warning("\(error); reconnecting when there is something to post")
                     }
@@ -173,16 +173,26 @@ public final class FundingBotRunner {
             }
             return .done
         case .post:
+            var deferred = 0
             for plan in plans {
                 for alert in plan.pending {
-                    if let lost = deliver(alert) { return .serverLost(lost) }
+                    switch deliver(alert) {
+                    case .delivered, .refused: break
+                    case .deferred: deferred += 1
+                    case .serverLost(let code): return .serverLost(code)
+                    }
                 }
             }
-            // Only now are the validators kept: a 304 next time must not hide an alert that did not get out.
-            do {
-                try validators?.set(fresh, feed: feed.name)
-            } catch {
-                log.error("feed \(feed.name): \(error)")
+            // Only when every alert got out (or was refused for good) are the validators kept: a
+            // 304 next time must not hide an alert still waiting, e.g. for a JOIN to be approved.
+            if deferred == 0 {
+                do {
+                    try validators?.set(fresh, feed: feed.name)
+                } catch {
+                    log.error("feed \(feed.name): \(error)")
+                }
+            } else {
+                log.warning("feed \(feed.name): \(deferred) alert(s) could not be posted yet; the feed is read in full next time")
             }
             return .done
         }
@@ -190,20 +200,29 @@ public final class FundingBotRunner {
 
     // MARK: - Posting
 
-    /// Sends one alert until the server has it (posted or duplicate) or refuses it for good. Returns
-    /// an exit code only when the server is lost.
-    private func deliver(_ alert: FundingAlert) -> ExitCode? {
+    enum Delivery: Equatable {
+        /// The server has it (posted now, or already had the ref).
+        case delivered
+        /// The server refused this alert (bad value, not allowed): trying again would not help.
+        case refused
+        /// Not now (the room could not be joined yet): tried again on the next poll.
+        case deferred
+        case serverLost(ExitCode)
+    }
+
+    /// Sends one alert until the server has it (posted or duplicate), refuses it, or is lost.
+    private func deliver(_ alert: FundingAlert) -> Delivery {
         var rateLimited = 0
         var drops = 0
         while true {
             if !connected {
                 let result = connectWithRetries(attempts: reconnectAttempts)
-                guard result == .ok else { return result }
+                guard result == .ok else { return .serverLost(result) }
             }
-            guard let server else { return .serverUnreachable }
+            guard let server else { return .serverLost(.serverUnreachable) }
             do {
                 if !joined.contains(alert.room) {
-                    guard try joinRoom(alert.room) else { return nil }
+                    guard try joinRoom(alert.room) else { return .deferred }
                 }
                 let wait = pacer.delay(now: Date().timeIntervalSince1970)
                 if wait > 0 { sleep(wait) }
@@ -219,7 +238,7 @@ public final class FundingBotRunner {
                         // The server has it; a lost record only costs a duplicate answer next time.
                         log.error("\(error)")
                     }
-                    return nil
+                    return .delivered
                 case .refused("RATE_LIMITED", let message) where rateLimited < 6:
                     rateLimited += 1
                     let wait = min(30, pow(2, Double(rateLimited)))
@@ -228,23 +247,26 @@ public final class FundingBotRunner {
                 case .refused("NOT_JOINED", _) where rateLimited < 6:
                     rateLimited += 1
                     joined.remove(alert.room)
+                case .refused(let code, let message) where ["RATE_LIMITED", "NOT_JOINED", "STORAGE", "INTERNAL"].contains(code):
+                    log.error("FUNDING into \(alert.room) not stored yet: \(code) \(message) (ref \(alert.ref)); trying again next poll")
+                    return .deferred
                 case .refused(let code, let message):
                     log.error("FUNDING into \(alert.room) refused: \(code) \(message) (ref \(alert.ref)); line: \(alert.line)")
-                    return nil
+                    return .refused
                 }
             } catch let error as ServerError {
                 connected = false
                 joined.removeAll()
                 drops += 1
                 log.warning("\(error)")
-                if case .refused = error { return .loginRefused }
-                if drops > reconnectAttempts { return .serverUnreachable }
+                if case .refused = error { return .serverLost(.loginRefused) }
+                if drops > reconnectAttempts { return .serverLost(.serverUnreachable) }
             } catch {
                 connected = false
                 joined.removeAll()
                 drops += 1
                 log.warning("\(error)")
-                if drops > reconnectAttempts { return .serverUnreachable }
+                if drops > reconnectAttempts { return .serverLost(.serverUnreachable) }
             }
         }
     }

@@ -10,8 +10,10 @@ public protocol FundingServer: AnyObject {
     /// could be made, `.refused` when the server said no (a wrong password, say).
     func connect() throws -> LoginOutcome
     /// JOIN (a member's repeat JOIN just answers OK again).
-    func join(_ room: String) throws -> Reply
-    func post(_ alert: FundingAlert) throws -> Reply
+    func join(_ room: String) throws -> ServerAnswer
+    func post(_ alert: FundingAlert) throws -> ServerAnswer
+    /// A PING of our own while idle: shows the server we are here, and notices a dead connection.
+    func ping() throws
     func close()
 }
 
@@ -20,8 +22,8 @@ public struct LoginOutcome: Sendable, Equatable {
     public var role: String
 }
 
-/// A final reply, read from its line: `OK <VERB> k=v ...` or `ERR <CODE> <VERB> :message`.
-public enum Reply: Sendable, Equatable {
+/// A final reply, as the poster needs it: `OK <VERB> k=v ...` or `ERR <CODE> <VERB> :message`.
+public enum ServerAnswer: Sendable, Equatable {
     case ok(fields: [String: String])
     case err(code: String, message: String)
 
@@ -56,7 +58,7 @@ public enum PostOutcome: Sendable, Equatable {
     case duplicate(id: String, seq: UInt64)
     case refused(code: String, message: String)
 
-    public init(_ reply: Reply) {
+    public init(_ reply: ServerAnswer) {
         switch reply {
         case .ok(let fields):
             let id = fields["id"] ?? "?"

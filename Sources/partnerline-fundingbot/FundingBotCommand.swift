@@ -59,11 +59,7 @@ struct FundingBotCommand: ParsableCommand {
                 log.critical("\(error)")
                 throw ExitCode(1)
             }
-            server = LineServerLink(host: settings.host, port: settings.port, account: settings.account,
-                                    check: settings.serverCheck, credentials: credentials,
-                                    timeoutSeconds: max(10, settings.fetch.timeoutSeconds)) { line in
-                log.debug("server: \(line)")
-            }
+            server = ClientLibraryLink(config: settings, credentials: credentials, log: log)
         }
         let runner: FundingBotRunner
         do {

@@ -1,5 +1,6 @@
 import Foundation
 @testable import FundingBot
+import PartnerlineClient
 import Testing
 
 @Suite("Routes, alert text and tags (pure)")
@@ -100,6 +101,8 @@ struct RoutingAndAlertTests {
         let alert = AlertComposer().alert(for: opportunity, feed: feed, room: "c1/funding")
         #expect(alert.line == #"FUNDING c1/funding funder="The \"Big\" Trust" amount=£5,000-£50,000 deadline=2030-01-31 url="https://example.org/a?b=c" tags=rural-transport ref="grants:id 7" :key=value looking title - First para Second"#)
         #expect(alert.ref == "grants:id 7")
+        // The client library's command, which is what goes on the wire, encodes it the same.
+        #expect(alert.command.line == alert.line)
         // No funder anywhere: the feed's funder, then its name.
         var bare = opportunity
         bare.funder = nil
@@ -117,8 +120,10 @@ struct RoutingAndAlertTests {
                                                     amount: Amount(text: String(repeating: "ä", count: 300)),
                                                     url: "https://example.org/" + String(repeating: "x", count: 300)),
                                    feed: feed, room: "c1/funding")
-        #expect(alert.line.utf8.count <= 4096)
+        #expect(alert.line.utf8.count <= 4096 - AlertComposer.tagAllowance)
         #expect(alert.line.utf8.count > 3900)
+        #expect(alert.command.line == alert.line)
+        #expect((try? alert.command.encoded(tag: String(repeating: "t", count: 32)).count).map { $0 - 2 <= 4096 } == true)
         #expect(alert.text.hasSuffix("…"))
         #expect(alert.text.dropLast().hasSuffix("Grant") || alert.text.dropLast().hasSuffix("für") || alert.text.dropLast().hasSuffix("Gemeinschaftsküche"))
         #expect(alert.funder.unicodeScalars.count == 200)
