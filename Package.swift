@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "partnerline-bench", targets: ["partnerline-bench"]),
         .library(name: "PartnerlineClient", targets: ["PartnerlineClient"]),
         .executable(name: "partnerline-fundingbot", targets: ["partnerline-fundingbot"]),
+        .executable(name: "partnerline", targets: ["partnerline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -84,6 +85,23 @@ let package = Package(
         .testTarget(
             name: "FundingBotTests",
             dependencies: ["FundingBot", "PartnerlineClient", "PartnerlineTransport", "partnerline-fundingbot", "partnerline-server"]
+        ),
+        // The terminal client's pure parts: model, line editor, completion, wrapping, key decoding,
+        // screen composer and diff. No I/O.
+        .target(name: "PartnerlineTerminal", dependencies: ["PartnerlineProtocol"]),
+        // The terminal client: arguments, config, terminal set-up and restore, the event loop.
+        .executableTarget(
+            name: "partnerline",
+            dependencies: [
+                "PartnerlineTerminal", "PartnerlineClient", "PartnerlineTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(name: "PartnerlineTerminalTests", dependencies: ["PartnerlineTerminal"]),
+        .testTarget(
+            name: "PartnerlineCLITests",
+            dependencies: ["PartnerlineTransport", "partnerline", "partnerline-server"]
         ),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),

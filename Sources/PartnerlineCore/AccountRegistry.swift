@@ -50,7 +50,7 @@ public struct AccountRegistry: Sendable {
             } else if accounts[name]!.role == role {
                 accounts[name]!.role = .member
             }
-        case .event, .memberJoined, .memberLeft, .roomCreated, .topicSet, .muted, .unmuted, .membershipPolicy, .memberApproved:
+        case .event, .memberJoined, .memberLeft, .readMarker, .roomCreated, .topicSet, .muted, .unmuted, .membershipPolicy, .memberApproved:
             throw ReplayError("non-account record in the server journal")
         }
     }

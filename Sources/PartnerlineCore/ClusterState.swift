@@ -38,7 +38,10 @@ public struct ClusterState: Sendable {
         switch entry {
         case .event(let event):
             try withRoom(event.room) { try $0.append(event) }
+            foldRoomChange(event)
             items.apply(event)
+        case .readMarker(let room, let account, let seq, _):
+            try withRoom(room) { $0.markRead(account, seq: seq) }
         case .memberJoined(let room, let account, _):
             try withRoom(room) { $0.addMember(account) }
             clusterMembers.insert(account)
@@ -94,6 +97,23 @@ public struct ClusterState: Sendable {
         return changes
     }
 
+    /// Room changes are room events (protocol 1.1): ROOM makes the room (its text is the topic),
+    /// TOPIC sets the topic, MUTE and UNMUTE (`account=`) stop and allow posting. The room itself
+    /// exists already (a ROOM event is the first event of the room it makes).
+    private mutating func foldRoomChange(_ event: StoredEvent) {
+        let room = event.room.room
+        switch event.kind {
+        case RoomChange.created, RoomChange.topic:
+            rooms[room]?.topic = event.text ?? ""
+        case RoomChange.muted:
+            if let account = event.field("account") { muted[room, default: []].insert(account) }
+        case RoomChange.unmuted:
+            if let account = event.field("account") { muted[room]?.remove(account) }
+        default:
+            break
+        }
+    }
+
     public func isMuted(_ account: String, in room: RoomName) -> Bool {
         muted[room.room]?.contains(account) ?? false
     }
@@ -114,42 +134,66 @@ public struct ClusterState: Sendable {
         }
     }
 
-    /// Judges a facilitator's action and makes its record, or says why not (and nothing changes).
-    public func prepare(_ action: ModerationAction, by actor: String, timeMillis: Int64) -> Result<JournalEntry, DomainError> {
+    /// Judges a facilitator's action and says what to store, or why not (and nothing changes).
+    /// Room changes are events of the room (the shard gives them their seq); policy and approval
+    /// change the cluster and are records.
+    public func prepare(_ action: ModerationAction, by actor: String, timeMillis: Int64) -> Result<ModerationOutcome, DomainError> {
         func existing(_ room: RoomName) -> DomainError? {
             self.room(room) == nil ? DomainError(.noSuchRoom, "no room \(room.room) in cluster \(name)") : nil
         }
+        func event(_ room: RoomName, _ kind: String, _ fields: [(String, String)], _ text: String?) -> Result<ModerationOutcome, DomainError> {
+            .success(.event(EventDraft(room: room, actor: actor, kind: kind, fields: fields, text: text)))
+        }
         switch action {
         case .createRoom(let room, let topic):
+            guard room.cluster == name else { return .failure(DomainError(.noSuchCluster, "\(room.cluster) is not \(name)")) }
             guard rooms[room.room] == nil else { return .failure(DomainError(.invalidState, "\(room) already exists")) }
-            return .success(.roomCreated(room: room, topic: topic, by: actor, timeMillis: timeMillis))
+            return event(room, RoomChange.created, [], topic.isEmpty ? nil : topic)
         case .setTopic(let room, let topic):
             if let refusal = existing(room) { return .failure(refusal) }
-            return .success(.topicSet(room: room, topic: topic, by: actor, timeMillis: timeMillis))
+            return event(room, RoomChange.topic, [], topic.isEmpty ? nil : topic)
         case .mute(let room, let account, let reason):
             if let refusal = existing(room) { return .failure(refusal) }
             guard !isMuted(account, in: room) else { return .failure(DomainError(.invalidState, "\(account) is already muted in \(room)")) }
-            return .success(.muted(room: room, account: account, reason: reason, by: actor, timeMillis: timeMillis))
+            return event(room, RoomChange.muted, [("account", account)], reason)
         case .unmute(let room, let account):
             if let refusal = existing(room) { return .failure(refusal) }
             guard isMuted(account, in: room) else { return .failure(DomainError(.invalidState, "\(account) is not muted in \(room)")) }
-            return .success(.unmuted(room: room, account: account, by: actor, timeMillis: timeMillis))
+            return event(room, RoomChange.unmuted, [("account", account)], nil)
         case .setPolicy(let policy):
             guard policy != membershipPolicy else {
                 return .failure(DomainError(.invalidState, "\(name) is already \(policy.rawValue)"))
             }
-            return .success(.membershipPolicy(cluster: name, policy: policy, by: actor, timeMillis: timeMillis))
+            return .success(.record(.membershipPolicy(cluster: name, policy: policy, by: actor, timeMillis: timeMillis)))
         case .approve(let account):
             guard !clusterMembers.contains(account) else {
                 return .failure(DomainError(.invalidState, "\(account) is already a member of \(name)"))
             }
-            return .success(.memberApproved(cluster: name, account: account, by: actor, timeMillis: timeMillis))
+            return .success(.record(.memberApproved(cluster: name, account: account, by: actor, timeMillis: timeMillis)))
         }
     }
 
-    /// Adds a live event with its already-encoded line, and folds it into the items.
+    /// Judges MARK: the record that moves `account`'s read marker in `room` to `seq`, nil when the
+    /// marker is already there or further (forward only: nothing to store), or why not. A seq
+    /// beyond the room's last event is INVALID_STATE (the syntax is fine; the room has no such event).
+    public func prepareMark(room name: RoomName, account: String, seq: UInt64, timeMillis: Int64) -> Result<JournalEntry?, DomainError> {
+        guard let room = room(name) else {
+            return .failure(DomainError(.noSuchRoom, "no room \(name.room) in cluster \(self.name)"))
+        }
+        guard room.members.contains(account) else { return .failure(DomainError(.notJoined, "JOIN \(name) first")) }
+        guard seq <= room.lastSeq else {
+            return .failure(DomainError(.invalidState, "\(name) has no event \(seq) (its last is \(room.lastSeq))"))
+        }
+        guard seq > room.readMarker(of: account) else { return .success(nil) }
+        return .success(.readMarker(room: name, account: account, seq: seq, timeMillis: timeMillis))
+    }
+
+    /// Adds a live event with its already-encoded line, and folds it into the items and the rooms
+    /// (a ROOM event makes its room first).
     public mutating func append(_ event: StoredEvent, line: [UInt8]) {
+        if event.kind == RoomChange.created { addRoom(event.room.room, topic: "") }
         rooms[event.room.room]?.append(seq: event.seq, timeMillis: event.timeMillis, line: line)
+        foldRoomChange(event)
         items.apply(event)
     }
 
@@ -168,6 +212,23 @@ public struct ClusterState: Sendable {
         addRoom(room.room, topic: "")
         try change(&rooms[room.room]!)
     }
+}
+
+/// What a judged moderation action stores: a room event (ROOM, TOPIC, MUTE, UNMUTE), or a record
+/// of the cluster (POLICY, APPROVE).
+public enum ModerationOutcome: Sendable {
+    case event(EventDraft)
+    case record(JournalEntry)
+}
+
+/// The kinds of the room events that change a room (protocol 1.1: seen live and in HISTORY).
+/// `EV <room> <seq> <time> <by> ROOM :<topic>`, `TOPIC :<topic>`, `MUTE account=<a> :<reason>`,
+/// `UNMUTE account=<a>`.
+public enum RoomChange {
+    public static let created = "ROOM"
+    public static let topic = "TOPIC"
+    public static let muted = "MUTE"
+    public static let unmuted = "UNMUTE"
 }
 
 /// What facilitators (and admins) do to a cluster. Pure data; judged by `ClusterState.prepare`.

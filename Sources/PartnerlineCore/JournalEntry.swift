@@ -17,11 +17,17 @@ public enum JournalEntry: Sendable {
     /// A single-use invite code for REGISTER made by a facilitator (server journal); an account that
     /// registers with it is welcome in `cluster` even when the cluster's membership needs approval.
     case inviteCreated(code: String, cluster: String?, by: String, timeMillis: Int64)
-    /// Moderation records in a cluster's journal (not EVs: they change the cluster, not a room's story).
+    /// How far `account` has read in `room` (cluster journal, protocol 1.1 MARK). Markers only move
+    /// forward: the fold keeps the highest seq, so a replayed lower one changes nothing.
+    case readMarker(room: RoomName, account: String, seq: UInt64, timeMillis: Int64)
+    /// Moderation records of journals written before protocol 1.1. New room, topic and mute changes
+    /// are room events (kinds ROOM, TOPIC, MUTE, UNMUTE) so members see them live and in HISTORY;
+    /// these cases stay so old journals replay (nothing writes them any more).
     case roomCreated(room: RoomName, topic: String, by: String, timeMillis: Int64)
     case topicSet(room: RoomName, topic: String, by: String, timeMillis: Int64)
     case muted(room: RoomName, account: String, reason: String?, by: String, timeMillis: Int64)
     case unmuted(room: RoomName, account: String, by: String, timeMillis: Int64)
+    /// Cluster-wide moderation records (not EVs: they change the cluster, not a room's story).
     case membershipPolicy(cluster: String, policy: MembershipPolicy, by: String, timeMillis: Int64)
     case memberApproved(cluster: String, account: String, by: String, timeMillis: Int64)
 }
@@ -78,6 +84,8 @@ public enum JournalEntryCodec {
             wire = Wire(type: "revoke", time: time, account: account, role: role.rawValue, cluster: cluster, by: by)
         case .inviteCreated(let code, let cluster, let by, let time):
             wire = Wire(type: "invite", time: time, invite: code, cluster: cluster, by: by)
+        case .readMarker(let room, let account, let seq, let time):
+            wire = Wire(type: "read", time: time, room: room.description, seq: seq, account: account)
         case .roomCreated(let room, let topic, let by, let time):
             wire = Wire(type: "room", time: time, room: room.description, text: topic, by: by)
         case .topicSet(let room, let topic, let by, let time):
@@ -149,6 +157,9 @@ public enum JournalEntryCodec {
         case "invite":
             return .inviteCreated(code: try need(wire.invite, "invite"), cluster: wire.cluster, by: try need(wire.by, "by"),
                                   timeMillis: wire.time)
+        case "read":
+            return .readMarker(room: try roomName(), account: try need(wire.account, "account"), seq: try need(wire.seq, "seq"),
+                               timeMillis: wire.time)
         case "room":
             return .roomCreated(room: try roomName(), topic: wire.text ?? "", by: try need(wire.by, "by"), timeMillis: wire.time)
         case "topic":

@@ -78,16 +78,55 @@ public struct RoomState: Sendable {
     public mutating func addMember(_ account: String) { members.insert(account) }
     public mutating func removeMember(_ account: String) { members.remove(account) }
 
-    /// The seqs HISTORY returns, or nil when there are none.
-    /// - With `after`, the first `limit` events whose seq is greater than `after` (and below `before`, if given).
-    /// - Otherwise the last `limit` events below `before` (or the newest `limit` events).
-    public func historyRange(after: UInt64?, before: UInt64?, limit: Int) -> ClosedRange<UInt64>? {
+    /// Read markers (MARK): the highest seq each account has said it read here. Kept after a PART,
+    /// so an account that comes back finds its place again.
+    public private(set) var readMarkers: [String: UInt64] = [:]
+
+    /// The account's read marker, 0 if it never set one.
+    public func readMarker(of account: String) -> UInt64 { readMarkers[account] ?? 0 }
+
+    /// Moves a read marker forward; a lower or equal seq changes nothing. Returns whether it moved.
+    @discardableResult
+    public mutating func markRead(_ account: String, seq: UInt64) -> Bool {
+        guard seq > readMarker(of: account) else { return false }
+        readMarkers[account] = seq
+        return true
+    }
+
+    /// One page of HISTORY: the seqs it returns (nil when none) and whether the bounds asked for
+    /// hold further stored events beyond it in the direction read (`more=` on `OK HISTORY`).
+    public struct HistoryPage: Sendable, Equatable {
+        public var range: ClosedRange<UInt64>?
+        public var more: Bool
+
+        public init(range: ClosedRange<UInt64>?, more: Bool) {
+            self.range = range
+            self.more = more
+        }
+    }
+
+    /// The page HISTORY returns (lines always oldest first).
+    /// - With `after`, it reads forwards: the first `limit` events whose seq is greater than `after`
+    ///   (and below `before`, if given); `more` when events between the page and `before` (or the
+    ///   newest) remain, and the next page is `after=<the page's highest seq>`.
+    /// - Otherwise it reads backwards: the last `limit` events below `before` (or the newest `limit`
+    ///   events); `more` when older events remain, and the next page is `before=<the page's lowest seq>`.
+    public func historyPage(after: UInt64?, before: UInt64?, limit: Int) -> HistoryPage {
         let upper = min(before.map { $0 > 0 ? $0 - 1 : 0 } ?? lastSeq, lastSeq)  // highest seq included
         let lower = (after ?? 0) + 1                                              // lowest seq included
-        guard limit > 0, upper >= lower else { return nil }
+        guard limit > 0, upper >= lower else { return HistoryPage(range: nil, more: false) }
         let take = UInt64(min(upper - lower + 1, UInt64(limit)))
-        let firstSeq = after != nil ? lower : upper - take + 1
-        return firstSeq...(firstSeq + take - 1)
+        if after != nil {
+            let range = lower...(lower + take - 1)
+            return HistoryPage(range: range, more: range.upperBound < upper)
+        }
+        let range = (upper - take + 1)...upper
+        return HistoryPage(range: range, more: range.lowerBound > lower)
+    }
+
+    /// The seqs HISTORY returns, or nil when there are none (see `historyPage`).
+    public func historyRange(after: UInt64?, before: UInt64?, limit: Int) -> ClosedRange<UInt64>? {
+        historyPage(after: after, before: before, limit: limit).range
     }
 
     /// The lines of `range` from memory, or nil when it reaches back before the window (the caller

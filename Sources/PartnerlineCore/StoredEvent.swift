@@ -21,6 +21,11 @@ public struct StoredEvent: Sendable {
         self.text = text
     }
 
+    /// The value of the first field named `key`, if any.
+    public func field(_ key: String) -> String? {
+        fields.first { $0.0 == key }?.1
+    }
+
     /// The wire line (`EV ...\r\n`, untagged). Encoded once per event and shared by every recipient.
     public func encodedLine() -> [UInt8] {
         ServerLine.event(room: room.description, seq: seq, timeMillis: timeMillis, actor: actor,

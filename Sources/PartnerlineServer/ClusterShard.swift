@@ -23,6 +23,37 @@ protocol EventSubscriber: AnyObject, Sendable {
     var deliveryQueue: DispatchQueue { get }
     /// Called ON `deliveryQueue` with a batch's lines for one room, in seq order.
     func deliverOnQueue(_ lines: [[UInt8]])
+    /// Called on the shard's queue when another connection of the account joined `room` (every
+    /// logged-in connection of a member receives the room's events), before any line of it is
+    /// delivered; and when the account's membership ended (PART on another connection).
+    func attached(to room: RoomName, shard: ClusterShard)
+    func detached(from room: RoomName)
+}
+
+extension EventSubscriber {
+    func attached(to room: RoomName, shard: ClusterShard) {}
+    func detached(from room: RoomName) {}
+}
+
+/// What an item command came to: its stored events (the item's own first, then any MATCH), or,
+/// for a FUNDING whose `ref=` the cluster knows already, the alert first posted with it (nothing stored).
+enum ItemOutcome: Sendable {
+    case stored([StoredEvent])
+    case duplicate(of: Item)
+}
+
+/// One room a LOGIN resumed: its newest seq at the moment the connection was attached, and the
+/// account's read marker.
+struct ResumedRoom: Sendable, Equatable {
+    var room: RoomName
+    var last: UInt64
+    var read: UInt64
+}
+
+/// A HISTORY page: its lines (oldest first) and whether the bounds hold more beyond it.
+struct HistoryReply: Sendable {
+    var lines: [[UInt8]]
+    var more: Bool
 }
 
 /// One cluster's state, journal and subscribers, confined to its own serial queue: clusters are
@@ -35,6 +66,8 @@ final class ClusterShard: @unchecked Sendable {
         var members: Int
         var lastSeq: UInt64
         var topic: String
+        /// The asking account's read marker, for rooms it is a member of (ROOMS shows `read=`).
+        var read: UInt64? = nil
     }
 
     struct Summary: Sendable {
@@ -51,7 +84,10 @@ final class ClusterShard: @unchecked Sendable {
         case part(room: RoomName, account: String)
         /// An item command, judged against the items as they will be when the batch before it is applied.
         case items(ItemAction, actor: String, moderates: Bool,
-                   completion: @Sendable (Result<[StoredEvent], DomainError>) -> Void)
+                   completion: @Sendable (Result<ItemOutcome, DomainError>) -> Void)
+        /// MARK: `completion` gets the marker afterwards and whether it moved.
+        case mark(room: RoomName, account: String, seq: UInt64,
+                  completion: @Sendable (Result<(read: UInt64, moved: Bool), DomainError>) -> Void)
         /// A facilitator's action, judged against the cluster as it will be when the batch before it is applied.
         case moderation(ModerationAction, actor: String, completion: @Sendable (Result<Void, DomainError>) -> Void)
         /// Expiry and reminders due now, posted by `*server`; `completion` gets how many events were stored.
@@ -97,21 +133,39 @@ final class ClusterShard: @unchecked Sendable {
 
     // MARK: Reads (answered on the shard queue)
 
-    func summary(_ reply: @escaping @Sendable (Summary) -> Void) {
+    /// The cluster and its rooms; with `account`, each room it is a member of carries its read marker.
+    func summary(for account: String? = nil, _ reply: @escaping @Sendable (Summary) -> Void) {
         queue.async { [self] in
-            reply(Summary(name: state.name, description: state.description, rooms: state.orderedRooms.map(roomSummary)))
+            reply(Summary(name: state.name, description: state.description,
+                          rooms: state.orderedRooms.map { roomSummary($0, for: account) }))
         }
     }
 
+    /// A HISTORY page (see `RoomState.historyPage`), from memory or, beyond the window, the journal.
     func history(room: RoomName, after: UInt64?, before: UInt64?, limit: Int,
-                 reply: @escaping @Sendable (Result<[[UInt8]], DomainError>) -> Void) {
+                 reply: @escaping @Sendable (Result<HistoryReply, DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return reply(.failure(noSuchRoom(room))) }
-            guard let range = roomState.historyRange(after: after, before: before, limit: limit) else {
-                return reply(.success([]))
+            let page = roomState.historyPage(after: after, before: before, limit: limit)
+            guard let range = page.range else { return reply(.success(HistoryReply(lines: [], more: false))) }
+            if let lines = roomState.lines(in: range) { return reply(.success(HistoryReply(lines: lines, more: page.more))) }
+            let more = page.more
+            readHistory(room: room, range: range) { result in reply(result.map { HistoryReply(lines: $0, more: more) }) }
+        }
+    }
+
+    /// Resume on LOGIN: attaches `subscriber` to every room of this cluster its account is a member
+    /// of, and says each room's last seq at that moment (on the shard queue, so no event can fall
+    /// between that seq and the first live line) with the account's read marker.
+    func resume(_ subscriber: any EventSubscriber, reply: @escaping @Sendable ([ResumedRoom]) -> Void) {
+        queue.async { [self] in
+            let account = subscriber.accountName
+            var resumed: [ResumedRoom] = []
+            for roomState in state.orderedRooms where isMember(account, of: roomState) {
+                subscribers[roomState.name.room, default: [:]][subscriber.subscriberID] = subscriber
+                resumed.append(ResumedRoom(room: roomState.name, last: roomState.lastSeq, read: roomState.readMarker(of: account)))
             }
-            if let lines = roomState.lines(in: range) { return reply(.success(lines)) }
-            readHistory(room: room, range: range, reply: reply)
+            reply(resumed)
         }
     }
 
@@ -155,9 +209,9 @@ final class ClusterShard: @unchecked Sendable {
             if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
                 return completion(.failure(refusal))
             }
-            if roomState.members.contains(subscriber.accountName),
-               pendingParts["\(room.room) \(subscriber.accountName)", default: 0] == 0 {
+            if isMember(subscriber.accountName, of: roomState) {
                 subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
+                attachOtherConnections(of: subscriber, to: room)
                 completion(.success(roomState.lastSeq))
             } else {
                 enqueue(.join(room: room, subscriber: subscriber, completion: completion))
@@ -165,10 +219,14 @@ final class ClusterShard: @unchecked Sendable {
         }
     }
 
-    /// Stops live events at once and ends the account's membership.
+    /// Stops live events at once, for every connection of the account, and ends its membership.
     func part(room: RoomName, subscriber: any EventSubscriber) {
         queue.async { [self] in
             subscribers[room.room]?[subscriber.subscriberID] = nil
+            for (id, other) in subscribers[room.room] ?? [:] where other.accountName == subscriber.accountName {
+                subscribers[room.room]?[id] = nil
+                other.detached(from: room)
+            }
             if state.room(room)?.members.contains(subscriber.accountName) == true {
                 pendingParts["\(room.room) \(subscriber.accountName)", default: 0] += 1
                 enqueue(.part(room: room, account: subscriber.accountName))
@@ -184,9 +242,10 @@ final class ClusterShard: @unchecked Sendable {
     }
 
     /// Runs an item command; `completion` gets its stored events (the item's own first, then any MATCH)
-    /// once they are durable and fanned out, or the refusal (and nothing was stored).
+    /// once they are durable and fanned out, the first alert for a FUNDING whose ref is known, or
+    /// the refusal (and nothing was stored).
     func items(_ action: ItemAction, actor: String, moderates: Bool,
-               completion: @escaping @Sendable (Result<[StoredEvent], DomainError>) -> Void) {
+               completion: @escaping @Sendable (Result<ItemOutcome, DomainError>) -> Void) {
         queue.async { [self] in
             if case .create(let draft) = action, state.room(draft.room) == nil {
                 return completion(.failure(noSuchRoom(draft.room)))
@@ -195,7 +254,15 @@ final class ClusterShard: @unchecked Sendable {
         }
     }
 
-    /// Runs a facilitator's action; `completion` once its record is durable, or with the refusal.
+    /// MARK: moves `account`'s read marker in `room` forward to `seq` (stored before `completion`
+    /// says it moved); a seq at or below the marker changes nothing and stores nothing.
+    func mark(room: RoomName, account: String, seq: UInt64,
+              completion: @escaping @Sendable (Result<(read: UInt64, moved: Bool), DomainError>) -> Void) {
+        queue.async { [self] in enqueue(.mark(room: room, account: account, seq: seq, completion: completion)) }
+    }
+
+    /// Runs a facilitator's action; `completion` once its record or event is durable (and the event
+    /// fanned out to the room's members), or with the refusal.
     func moderate(_ action: ModerationAction, actor: String, completion: @escaping @Sendable (Result<Void, DomainError>) -> Void) {
         queue.async { [self] in enqueue(.moderation(action, actor: actor, completion: completion)) }
     }
@@ -261,14 +328,19 @@ final class ClusterShard: @unchecked Sendable {
         // writes in one batch cannot both pass a check that only one of them may (e.g. two STATUS moves).
         var working: ItemBook?
         var workingState: ClusterState?
+        // Writes whose answer depends on a write earlier in this batch that is not durable yet (a
+        // second FUNDING with the same ref, a MARK below a marker this batch moves): they wait for
+        // the next batch and are judged against the durable state then.
+        var waitForNextBatch: [Write] = []
         func stage(_ drafts: [EventDraft], for write: Write) {
             var events: [StoredEvent] = []
             for draft in drafts {
-                let roomState = state.room(draft.room)!
-                let seq = (nextSeq[draft.room.room] ?? roomState.lastSeq) + 1
+                // A ROOM event makes its room: its seq is 1.
+                let roomState = state.room(draft.room)
+                let seq = (nextSeq[draft.room.room] ?? roomState?.lastSeq ?? 0) + 1
                 nextSeq[draft.room.room] = seq
-                let event = draft.stored(seq: seq, timeMillis: max(now, roomState.lastTimeMillis))
-                working!.apply(event)
+                let event = draft.stored(seq: seq, timeMillis: max(now, roomState?.lastTimeMillis ?? 0))
+                working?.apply(event)
                 events.append(event)
             }
             for (index, event) in events.enumerated() {
@@ -282,9 +354,32 @@ final class ClusterShard: @unchecked Sendable {
             case .moderation(let action, let actor, let completion):
                 if workingState == nil { workingState = state }
                 switch workingState!.prepare(action, by: actor, timeMillis: now) {
-                case .success(let entry):
+                case .success(.record(let entry)):
                     try? workingState!.apply(entry)
                     staged.append(Staged(write: write, entry: entry, line: nil))
+                case .success(.event(let draft)):
+                    let before = staged.count
+                    stage([draft], for: write)
+                    for item in staged[before...] { try? workingState!.apply(item.entry) }
+                case .failure(let refusal):
+                    completion(.failure(refusal))
+                }
+            case .mark(let room, let account, let seq, let completion):
+                if workingState == nil { workingState = state }
+                // Judged against the marks earlier in this batch. Its seq must be durable already: a
+                // client has seen no seq that is not (EVs go out after the journal).
+                let pendingRoom = workingState!.room(room)
+                switch workingState!.prepareMark(room: room, account: account, seq: seq, timeMillis: now) {
+                case .success(let entry?):
+                    try? workingState!.apply(entry)
+                    staged.append(Staged(write: write, entry: entry, line: nil))
+                case .success(nil):
+                    let durable = state.room(room)?.readMarker(of: account) ?? 0
+                    if pendingRoom?.readMarker(of: account) == durable {
+                        completion(.success((read: durable, moved: false)))
+                    } else {
+                        waitForNextBatch.append(write)
+                    }
                 case .failure(let refusal):
                     completion(.failure(refusal))
                 }
@@ -293,6 +388,14 @@ final class ClusterShard: @unchecked Sendable {
                 let itemRoom: RoomName? = if case .create(let draft) = action { draft.room } else { working![action.itemID]?.room }
                 if let itemRoom, state.isMuted(actor, in: itemRoom) {
                     completion(.failure(Self.muted(itemRoom)))
+                    continue
+                }
+                if case .create(let draft) = action, let ref = draft.ref, working!.fundingAlert(ref: ref) != nil {
+                    if let first = state.items.fundingAlert(ref: ref) {
+                        completion(.success(.duplicate(of: first)))
+                    } else {
+                        waitForNextBatch.append(write)   // the first is in this batch, not durable yet
+                    }
                     continue
                 }
                 switch working!.prepare(action, actor: actor, moderates: moderates) {
@@ -318,8 +421,10 @@ final class ClusterShard: @unchecked Sendable {
                 staged.append(Staged(write: write, entry: .memberLeft(room: room, account: account, timeMillis: now)))
             }
         }
+        queuedWrites.insert(contentsOf: waitForNextBatch, at: 0)
         guard !staged.isEmpty else {
-            // Every write of this batch was refused: nothing to store.
+            // Every write of this batch was refused (or answered): nothing to store. A write only
+            // waits for a write staged in the same batch, so nothing waits when nothing is staged.
             batchInFlight = false
             return startBatch()
         }
@@ -365,9 +470,11 @@ final class ClusterShard: @unchecked Sendable {
                     completion(.failure(refusal))
                 case .sweep(_, let completion) where item.isLast:
                     completion(.failure(refusal))
-                case .moderation(_, _, let completion):
+                case .moderation(_, _, let completion) where item.isLast:
                     completion(.failure(refusal))
-                case .items, .sweep:
+                case .mark(_, _, _, let completion):
+                    completion(.failure(refusal))
+                case .items, .sweep, .moderation:
                     break
                 }
             }
@@ -393,6 +500,7 @@ final class ClusterShard: @unchecked Sendable {
             replies.removeAll()
             try? state.apply(entry)
             subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
+            attachOtherConnections(of: subscriber, to: room)
             completion(.success(state.room(room)?.lastSeq ?? 0))
         case (.part, let entry):
             try? state.apply(entry)
@@ -400,10 +508,19 @@ final class ClusterShard: @unchecked Sendable {
         case (.items(_, _, _, let completion), .event(let event)):
             applyItemEvent(event, line: item.line!, outbox: &outbox)
             let events = item.events
-            if item.isLast { replies.append { completion(.success(events)) } }
+            if item.isLast { replies.append { completion(.success(.stored(events))) } }
+        case (.moderation(_, _, let completion), .event(let event)):
+            // A room change is a room event: its members see it live, like any other.
+            state.append(event, line: item.line!)
+            outbox.add(room: event.room.room, line: item.line!)
+            replies.append { completion(.success(())) }
         case (.moderation(_, _, let completion), let entry):
             try? state.apply(entry)
             replies.append { completion(.success(())) }
+        case (.mark(let room, let account, _, let completion), let entry):
+            try? state.apply(entry)
+            let read = state.room(room)?.readMarker(of: account) ?? 0
+            replies.append { completion(.success((read: read, moved: true))) }
         case (.sweep(_, let completion), .event(let event)):
             applyItemEvent(event, line: item.line!, outbox: &outbox)
             let count = item.events.count
@@ -448,8 +565,25 @@ final class ClusterShard: @unchecked Sendable {
         }
     }
 
-    private func roomSummary(_ room: RoomState) -> RoomSummary {
-        RoomSummary(name: room.name, members: room.members.count, lastSeq: room.lastSeq, topic: room.topic)
+    private func roomSummary(_ room: RoomState, for account: String?) -> RoomSummary {
+        let read = account.flatMap { room.members.contains($0) ? room.readMarker(of: $0) : nil }
+        return RoomSummary(name: room.name, members: room.members.count, lastSeq: room.lastSeq, topic: room.topic, read: read)
+    }
+
+    /// A member whose membership is not being ended by a PART still queued or in flight.
+    private func isMember(_ account: String, of room: RoomState) -> Bool {
+        room.members.contains(account) && pendingParts["\(room.name.room) \(account)", default: 0] == 0
+    }
+
+    /// Every logged-in connection of a member receives the room's events: a JOIN on one connection
+    /// attaches the account's others (each is told on its own queue before any line of the room).
+    private func attachOtherConnections(of subscriber: any EventSubscriber, to room: RoomName) {
+        guard let online else { return }
+        let already = Set((subscribers[room.room] ?? [:]).keys)
+        for other in online.sessions(of: [subscriber.accountName], excluding: already) {
+            subscribers[room.room, default: [:]][other.subscriberID] = other
+            other.attached(to: room, shard: self)
+        }
     }
 
     private static func muted(_ room: RoomName) -> DomainError {

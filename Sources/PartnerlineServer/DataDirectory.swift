@@ -47,7 +47,7 @@ extension JournalEntry {
         switch self {
         case .accountRegistered(let account, _): account.createdMillis
         case .event(let event): event.timeMillis
-        case .memberJoined(_, _, let time), .memberLeft(_, _, let time): time
+        case .memberJoined(_, _, let time), .memberLeft(_, _, let time), .readMarker(_, _, _, let time): time
         case .roleGranted(_, _, _, _, let time), .roleRevoked(_, _, _, _, let time), .inviteCreated(_, _, _, let time): time
         case .roomCreated(_, _, _, let time), .topicSet(_, _, _, let time), .muted(_, _, _, _, let time),
              .unmuted(_, _, _, let time), .membershipPolicy(_, _, _, let time), .memberApproved(_, _, _, let time): time

@@ -86,11 +86,13 @@ final class ServiceContext: @unchecked Sendable {
         shardsLock.unlock()
     }
 
-    /// Asks each shard for its summary and answers with all of them, in the order given.
-    func summaries(of shards: [ClusterShard], reply: @escaping @Sendable ([ClusterShard.Summary]) -> Void) {
+    /// Asks each shard for its summary and answers with all of them, in the order given; with
+    /// `account`, rooms it is a member of carry its read marker.
+    func summaries(of shards: [ClusterShard], for account: String? = nil,
+                   reply: @escaping @Sendable ([ClusterShard.Summary]) -> Void) {
         let collector = SummaryCollector(count: shards.count, reply: reply)
         for (index, shard) in shards.enumerated() {
-            shard.summary { collector.set(index, $0) }
+            shard.summary(for: account) { collector.set(index, $0) }
         }
     }
 

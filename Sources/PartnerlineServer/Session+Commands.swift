@@ -283,10 +283,11 @@ extension Session {
         shard.history(room: room, after: afterSeq, before: beforeSeq, limit: count) { [self] result in
             onQueue { [self] in
                 switch result {
-                case .success(let lines):
+                case .success(let page):
                     var reply: [UInt8] = []
-                    for line in lines { reply += ServerLine.tagged(request.tag, line) }
-                    finish(reply + request.ok([("room", room.description), ("count", String(lines.count))]))
+                    for line in page.lines { reply += ServerLine.tagged(request.tag, line) }
+                    finish(reply + request.ok([("room", room.description), ("count", String(page.lines.count)),
+                                               ("more", page.more ? "yes" : "no")]))
                 case .failure(let error):
                     finish(request.err(error))
                 }

@@ -55,7 +55,10 @@ extension Session {
         shard.items(action, actor: actor, moderates: privileges.moderates(cluster)) { [self] result in
             onQueue { [self] in
                 switch result {
-                case .success(let events):
+                case .success(.duplicate(let first)):
+                    // A FUNDING whose ref the cluster knows: nothing stored, the first alert's id and seq.
+                    finish(request.ok([("id", first.id.description), ("seq", String(first.seq)), ("duplicate", "yes")]))
+                case .success(.stored(let events)):
                     // A new item's command named its room: `OK NEED id=N12 seq=42` as in the spec. A command
                     // on an item by id also says which room its event went to.
                     let first = events[0]

@@ -86,6 +86,54 @@ struct RoomStateTests {
         #expect(room.historyRange(after: 1000, before: nil, limit: 5) == nil)
     }
 
+    /// `more=`: whether the bounds asked for hold events beyond the page in the direction read.
+    @Test func historyPagesSayWhetherMoreIsLeft() throws {
+        let room = try room(events: 10)
+        typealias Page = RoomState.HistoryPage
+        #expect(room.historyPage(after: nil, before: nil, limit: 3) == Page(range: 8...10, more: true))
+        #expect(room.historyPage(after: nil, before: nil, limit: 10) == Page(range: 1...10, more: false))
+        #expect(room.historyPage(after: nil, before: nil, limit: 50) == Page(range: 1...10, more: false))
+        #expect(room.historyPage(after: nil, before: 4, limit: 3) == Page(range: 1...3, more: false))
+        #expect(room.historyPage(after: nil, before: 5, limit: 3) == Page(range: 2...4, more: true))
+        #expect(room.historyPage(after: 7, before: nil, limit: 3) == Page(range: 8...10, more: false))
+        #expect(room.historyPage(after: 6, before: nil, limit: 3) == Page(range: 7...9, more: true))
+        // Both bounds: forwards from `after`, `more` only counts events below `before`.
+        #expect(room.historyPage(after: 2, before: 7, limit: 4) == Page(range: 3...6, more: false))
+        #expect(room.historyPage(after: 2, before: 8, limit: 4) == Page(range: 3...6, more: true))
+        // Nothing in the bounds: no page, nothing more.
+        #expect(room.historyPage(after: 10, before: nil, limit: 5) == Page(range: nil, more: false))
+        #expect(room.historyPage(after: nil, before: 1, limit: 5) == Page(range: nil, more: false))
+        #expect(room.historyPage(after: 5, before: 6, limit: 5) == Page(range: nil, more: false))
+        #expect(try self.room(events: 1).historyPage(after: nil, before: nil, limit: 0) == Page(range: nil, more: false))
+    }
+
+    /// Walking a room page by page, each page's bound the last seq returned, visits every seq once.
+    @Test func pagingWalksEverySeqOnceBothWays() throws {
+        let room = try room(events: 2000, window: 5000)
+        for limit in [1, 7, 50, 500, 1999, 2000, 2001] {
+            var forwards: [UInt64] = []
+            var after: UInt64 = 0
+            while true {
+                let page = room.historyPage(after: after, before: nil, limit: limit)
+                guard let range = page.range else { break }
+                forwards += Array(range)
+                after = range.upperBound
+                if !page.more { break }
+            }
+            #expect(forwards == Array(1...2000), "forwards, limit \(limit)")
+            var backwards: [UInt64] = []
+            var before: UInt64? = nil
+            while true {
+                let page = room.historyPage(after: nil, before: before, limit: limit)
+                guard let range = page.range else { break }
+                backwards = Array(range) + backwards
+                before = range.lowerBound
+                if !page.more { break }
+            }
+            #expect(backwards == Array(1...2000), "backwards, limit \(limit)")
+        }
+    }
+
     /// Replayed events are encoded only if they are still in the window: ranges over them read the
     /// same before and after `encodeDeferredLines()`, and a live append after replay goes after them.
     @Test func replayedLinesAreEncodedOnlyForTheWindow() throws {

@@ -103,7 +103,7 @@ import Testing
         #expect(try client.final("JOIN rural-east-midlands/general").hasPrefix("OK JOIN"))
         try Self.run(Self.afterLogin, on: client)
         // Nothing was posted by any of it.
-        #expect(try client.final("HISTORY rural-east-midlands/general") == "OK HISTORY room=rural-east-midlands/general count=0")
+        #expect(try client.final("HISTORY rural-east-midlands/general") == "OK HISTORY room=rural-east-midlands/general count=0 more=no")
     }
 
     @Test func anOverLongLineWithoutANewlineIsAnsweredOnceAndTheNextLineWorks() throws {

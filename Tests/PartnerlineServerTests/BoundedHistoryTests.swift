@@ -14,28 +14,28 @@ import Testing
         return config
     }
 
-    /// (query options, first seq, last seq) for a room of 150 events; nil seqs mean no lines.
-    static let queries: [(String, ClosedRange<Int>?)] = [
-        ("limit=500", 1...150),
-        ("before=10 limit=5", 5...9),
-        ("after=0 limit=3", 1...3),
-        ("after=70 before=90", 71...89),
-        ("after=64 limit=2", 65...66),
-        ("before=66 limit=1", 65...65),
-        ("after=140", 141...150),
-        ("before=151 limit=20", 131...150),
-        ("limit=2", 149...150),
-        ("after=150", nil),
-        ("before=1", nil),
+    /// (query options, first seq, last seq, more=) for a room of 150 events; nil seqs mean no lines.
+    static let queries: [(String, ClosedRange<Int>?, String)] = [
+        ("limit=500", 1...150, "no"),
+        ("before=10 limit=5", 5...9, "yes"),
+        ("after=0 limit=3", 1...3, "yes"),
+        ("after=70 before=90", 71...89, "no"),
+        ("after=64 limit=2", 65...66, "yes"),
+        ("before=66 limit=1", 65...65, "yes"),
+        ("after=140", 141...150, "no"),
+        ("before=151 limit=20", 131...150, "yes"),
+        ("limit=2", 149...150, "yes"),
+        ("after=150", nil, "no"),
+        ("before=1", nil, "no"),
     ]
 
     static func check(_ client: TestClient, expected: [String: [String]]) throws {
         for room in rooms {
-            for (options, seqs) in queries {
+            for (options, seqs, more) in queries {
                 let reply = try client.send("HISTORY \(room) \(options)")
                 let want = seqs.map { Array(expected[room]![($0.lowerBound - 1)..<$0.upperBound]) } ?? []
                 #expect(Array(reply.dropLast()) == want, "HISTORY \(room) \(options)")
-                #expect(reply.last == "OK HISTORY room=\(room) count=\(want.count)")
+                #expect(reply.last == "OK HISTORY room=\(room) count=\(want.count) more=\(more)")
             }
         }
     }

@@ -80,7 +80,7 @@ final class FaultSwitch: @unchecked Sendable {
                 "the accounts journal is on the same disk")
         #expect(try other.final("JOIN \(room)").hasPrefix("ERR STORAGE JOIN"), "a new membership is a write too")
         // Reads go on, and show exactly what was acknowledged.
-        #expect(try client.send("HISTORY \(room)").last == "OK HISTORY room=\(room) count=3")
+        #expect(try client.send("HISTORY \(room)").last == "OK HISTORY room=\(room) count=3 more=no")
         #expect(try client.final("HEAD rural-east-midlands") == receipt, "a failed write does not move the head")
         #expect(try client.final("PING reads go on") == "OK PING :reads go on")
 

@@ -61,7 +61,7 @@ import Testing
             let reply = try client.final("HISTORY rural-east-midlands/general \(bad)")
             #expect(reply.hasPrefix("ERR BAD_SYNTAX HISTORY"), "\(bad) -> \(reply)")
         }
-        #expect(try client.final("HISTORY rural-east-midlands/general") == "OK HISTORY room=rural-east-midlands/general count=0")
+        #expect(try client.final("HISTORY rural-east-midlands/general") == "OK HISTORY room=rural-east-midlands/general count=0 more=no")
     }
 
     @Test func transportLevelBadInput() throws {

@@ -48,7 +48,7 @@ import Testing
         #expect(got.contains("OK JOIN room=rural-east-midlands/purchasing last=0"))
         #expect(got.contains("OK SAY room=rural-east-midlands/purchasing seq=1"))
         #expect(got.contains { $0.hasPrefix("@q7 EV rural-east-midlands/purchasing 1 ") && $0.hasSuffix("SAY :Shared minibus for Tuesday outreach?") })
-        #expect(got.contains("@q7 OK HISTORY room=rural-east-midlands/purchasing count=1"))
+        #expect(got.contains("@q7 OK HISTORY room=rural-east-midlands/purchasing count=1 more=no"))
         #expect(got.last == "BYE QUIT :bye")
     }
 }

@@ -42,7 +42,7 @@ import Testing
         let expected = (1...15).map { "@t\($0) OK SAY room=\(room) seq=\($0)" }
             + ["ERR NOT_JOINED SAY"]
             + (16...30).map { "OK SAY room=\(room) seq=\($0)" }
-            + ["@h OK HISTORY room=\(room) count=30"]
+            + ["@h OK HISTORY room=\(room) count=30 more=no"]
         #expect(finals.count == expected.count)
         for (got, want) in zip(finals, expected) {
             #expect(got.hasPrefix(want), "\(got) should start with \(want)")

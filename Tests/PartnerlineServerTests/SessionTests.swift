@@ -36,7 +36,7 @@ import Testing
         #expect(history.count == 3)
         #expect(history[0] == "@q7 " + said[0])
         #expect(history[1].hasSuffix("SAY :key=value looks like an option but is text"))
-        #expect(history[2] == "@q7 OK HISTORY room=rural-east-midlands/purchasing count=2")
+        #expect(history[2] == "@q7 OK HISTORY room=rural-east-midlands/purchasing count=2 more=no")
 
         let who = try client.send("WHO rural-east-midlands/purchasing")
         #expect(who == ["* MEMBER lincoln-womens-aid online=yes :Org lincoln-womens-aid",
@@ -118,7 +118,7 @@ import Testing
         #expect(try seqs("HISTORY \(room) before=5 limit=2") == [3, 4])
         #expect(try seqs("HISTORY \(room) after=9") == [10, 11, 12])
         #expect(try seqs("HISTORY \(room) after=2 before=6") == [3, 4, 5])
-        #expect(try client.final("HISTORY \(room) limit=9999") == "OK HISTORY room=\(room) count=12")
+        #expect(try client.final("HISTORY \(room) limit=9999") == "OK HISTORY room=\(room) count=12 more=no")
     }
 
     @Test func ipv6Listener() throws {

@@ -61,7 +61,7 @@ import Testing
 
         // Reads keep working and show exactly what was acknowledged.
         let history = try client.send("HISTORY \(room) limit=500")
-        #expect(history.last == "OK HISTORY room=\(room) count=\(lastOK)")
+        #expect(history.last == "OK HISTORY room=\(room) count=\(lastOK) more=no")
         #expect(try client.final("PING still serving") == "OK PING :still serving")
 
         // The fault clears: appends resume with the next seq, no gap.

@@ -1,12 +1,14 @@
 import PartnerlineProtocol
 
 /// Where an item stands. Needs and offers: open, resolved, expired. Proposals: open, submitted,
-/// won, lost, withdrawn, expired. Funding alerts: open, expired.
+/// won, lost, withdrawn, expired. Funding alerts: open, closed, expired.
 public enum ItemStatus: String, Sendable, CaseIterable {
-    case open, resolved, submitted, won, lost, withdrawn, expired
+    case open, resolved, submitted, won, lost, withdrawn, expired, closed
 
     /// Statuses a proposal's lead (or a facilitator) may set with STATUS.
     public static let proposalTargets: [ItemStatus] = [.open, .submitted, .won, .lost, .withdrawn]
+    /// Statuses a funding alert's poster (or a facilitator) may set with STATUS: closed early, or open again.
+    public static let fundingTargets: [ItemStatus] = [.open, .closed]
 }
 
 /// A vote on a proposal; one current vote per account, a new one replaces it.
@@ -52,6 +54,10 @@ public struct Item: Sendable, Equatable {
     public var funder: String?
     public var amount: String?
     public var url: String?
+    /// For a funding alert: the key naming the opportunity at its source (`ref=`), unique in the cluster.
+    public var ref: String?
+    /// The seq of the event that made the item, in its room (a repeated FUNDING ref answers with it).
+    public var seq: UInt64 = 0
     /// For a proposal: the funding alert it answers.
     public var answers: ItemID?
     /// For a funding alert: the proposals that answer it, in order of creation.
@@ -92,6 +98,7 @@ public struct Item: Sendable, Equatable {
         if let funder { fields.append(("funder", funder)) }
         if let amount { fields.append(("amount", amount)) }
         if let url { fields.append(("url", url)) }
+        if let ref { fields.append(("ref", ref)) }
         if let answers { fields.append(("funding", answers.description)) }
         if id.kind == .proposal { fields.append(("partners", String(partners.count))) }
         return fields

@@ -32,9 +32,13 @@ public struct ItemDraft: Sendable {
     public var url: String?
     /// PROPOSE's `funding=`.
     public var answers: ItemID?
+    /// FUNDING's `ref=`: the opportunity's key at its source; a second alert with it is not stored.
+    public var ref: String?
 
     public init(id: ItemID, room: RoomName, tags: [String] = [], date: CalendarDate? = nil, text: String,
-                funder: String? = nil, amount: String? = nil, url: String? = nil, answers: ItemID? = nil) {
+                funder: String? = nil, amount: String? = nil, url: String? = nil, answers: ItemID? = nil,
+                ref: String? = nil) {
+        self.ref = ref
         self.id = id
         self.room = room
         self.tags = tags
@@ -56,6 +60,7 @@ public struct ItemDraft: Sendable {
         if let date { fields.append((id.kind.dateKey, date.string)) }
         if let answers { fields.append(("funding", answers.description)) }
         if let url { fields.append(("url", url)) }
+        if let ref { fields.append(("ref", ref)) }
         return fields
     }
 }

@@ -8,10 +8,16 @@ public struct ItemBook: Sendable {
     public private(set) var items: [ItemID: Item] = [:]
     /// The highest item number seen per kind (for seeding the server-wide id allocator).
     public private(set) var highestNumber: [ItemKind: UInt64] = [:]
+    /// Funding alerts by their `ref=`: the cluster's index of opportunities already posted. Folded
+    /// from the FUNDING events like everything else, so a replay rebuilds it.
+    public private(set) var fundingRefs: [String: ItemID] = [:]
 
     public init() {}
 
     public subscript(id: ItemID) -> Item? { items[id] }
+
+    /// The funding alert already posted with `ref`, if any (FUNDING with a known ref stores nothing).
+    public func fundingAlert(ref: String) -> Item? { fundingRefs[ref].flatMap { items[$0] } }
 
     /// Items in a room of one kind, oldest first; only live ones unless `all`.
     public func list(room: RoomName, kind: ItemKind, all: Bool) -> [Item] {
@@ -35,6 +41,11 @@ public struct ItemBook: Sendable {
             item.funder = fields["funder"]
             item.amount = fields["amount"]
             item.url = fields["url"]
+            item.seq = event.seq
+            if kind == .funding, let ref = fields["ref"] {
+                item.ref = ref
+                if fundingRefs[ref] == nil { fundingRefs[ref] = id }
+            }
             if kind == .proposal, let answers = fields["funding"].flatMap(ItemID.init) {
                 item.answers = answers
                 items[answers]?.answeredBy.append(id)
@@ -106,17 +117,25 @@ public struct ItemBook: Sendable {
             }
             return event("STATUS", [("status", ItemStatus.resolved.rawValue)], note)
         case .status(_, let target, let note):
+            let moves = item.id.kind == .funding ? Self.fundingMoves : Self.proposalMoves
+            let who = item.id.kind == .funding ? "the poster" : "the lead"
             guard item.author == actor || moderates else {
-                return .failure(DomainError(.forbidden, "only \(item.author) (the lead) or a facilitator may change the status of \(id)"))
+                return .failure(DomainError(.forbidden, "only \(item.author) (\(who)) or a facilitator may change the status of \(id)"))
             }
-            guard Self.proposalMoves[item.status, default: []].contains(target) else {
-                let allowed = Self.proposalMoves[item.status, default: []].map(\.rawValue)
+            guard moves[item.status, default: []].contains(target) else {
+                let allowed = moves[item.status, default: []].map(\.rawValue)
                 let hint = allowed.isEmpty ? "it is final" : "from \(item.status.rawValue) it can go to \(allowed.joined(separator: ", "))"
                 return .failure(DomainError(.invalidState, "\(id) is \(item.status.rawValue) and cannot become \(target.rawValue): \(hint)"))
             }
             return event("STATUS", [("status", target.rawValue)], note)
         }
     }
+
+    /// A funding alert's poster or a facilitator may close it early and open it again (an expired one stays expired).
+    public static let fundingMoves: [ItemStatus: [ItemStatus]] = [
+        .open: [.closed],
+        .closed: [.open],
+    ]
 
     /// The proposal lifecycle: open -> submitted -> won/lost, or withdrawn; a submitted bid may be reopened.
     public static let proposalMoves: [ItemStatus: [ItemStatus]] = [
@@ -127,6 +146,11 @@ public struct ItemBook: Sendable {
     private func create(_ draft: ItemDraft, actor: String) -> Result<[EventDraft], DomainError> {
         guard items[draft.id] == nil else {
             return .failure(DomainError(.internal, "item id \(draft.id) is taken"))
+        }
+        // The shard answers a known ref with the first alert (`duplicate=yes`) before it gets here;
+        // this refusal only keeps a second alert with one ref from ever being stored.
+        if let ref = draft.ref, let first = fundingAlert(ref: ref) {
+            return .failure(DomainError(.invalidState, "ref \(ref) was posted already as \(first.id)"))
         }
         if let answers = draft.answers {
             guard let alert = items[answers], alert.id.kind == .funding else {
