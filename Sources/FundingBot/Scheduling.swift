@@ -5,7 +5,8 @@ import Foundation
 ///
 /// After a good poll the feed waits its interval plus up to `jitter` of it (so feeds set to the
 /// same interval drift apart instead of all hitting the network at once). After a failure it
-/// waits a short, doubling delay: an eighth of its interval (at least a minute), then twice that,
+/// waits a short, doubling delay: an eighth of its interval (at least a minute, or the interval if
+/// that is shorter), then twice that,
 /// and so on up to `maxBackoff`, so a feed that is down is tried again soon but not hammered.
 public struct FeedSchedule: Sendable {
     public struct Slot: Sendable, Equatable {
@@ -44,7 +45,8 @@ public struct FeedSchedule: Sendable {
     }
 
     public static func backoff(interval: Double, failures: Int, cap: Double) -> Double {
-        let base = max(60, interval / 8)
+        // A minute at least, unless the feed is polled more often than that anyway.
+        let base = max(min(60, interval), interval / 8)
         let factor = pow(2, Double(min(max(failures - 1, 0), 30)))
         return min(cap, base * factor)
     }

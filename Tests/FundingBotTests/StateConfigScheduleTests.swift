@@ -128,6 +128,8 @@ struct StateConfigScheduleTests {
         #expect(schedule.slots["a"] == FeedSchedule.Slot(due: 1900, failures: 2))
         #expect(FeedSchedule.backoff(interval: 600, failures: 1, cap: 7200) == 75)
         #expect(FeedSchedule.backoff(interval: 120, failures: 1, cap: 7200) == 60)  // at least a minute
+        #expect(FeedSchedule.backoff(interval: 2, failures: 1, cap: 7200) == 2)  // ...unless polled more often
+        #expect(FeedSchedule.backoff(interval: 2, failures: 3, cap: 7200) == 8)
         #expect(FeedSchedule.backoff(interval: 3600, failures: 20, cap: 7200) == 7200)
         schedule.succeeded("a", now: 2000, random: 0)
         #expect(schedule.slots["a"]?.failures == 0)

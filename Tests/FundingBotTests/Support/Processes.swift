@@ -36,6 +36,25 @@ enum Run {
             inputFile = file
         }
         defer { if let inputFile { try? FileManager.default.removeItem(atPath: inputFile) } }
+        let pid = try spawn(["/usr/bin/timeout", String(timeoutSeconds)] + arguments, outputFile: outputFile, inputFile: inputFile)
+        let status = wait(pid)
+        return Result(status: status, output: (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+    }
+
+    /// Starts a long-running command (the bot without --once); stop it with `kill` and `wait`.
+    static func start(_ arguments: [String], outputFile: String) throws -> pid_t {
+        try spawn(arguments, outputFile: outputFile, inputFile: nil)
+    }
+
+    /// Waits for the child and returns its exit status (128 + signal if a signal ended it).
+    @discardableResult
+    static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    private static func spawn(_ arguments: [String], outputFile: String, inputFile: String?) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -43,16 +62,12 @@ enum Run {
         posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         _ = addCloseFrom(&actions, 3)
-        let full = ["/usr/bin/timeout", String(timeoutSeconds)] + arguments
-        var cArguments = full.map { strdup($0) } + [nil]
+        var cArguments = arguments.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, full[0], &actions, nil, &cArguments, environ)
+        let rc = posix_spawn(&pid, arguments[0], &actions, nil, &cArguments, environ)
         guard rc == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Result(status: exit, output: (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+        return pid
     }
 
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
@@ -130,6 +145,17 @@ final class LineClient {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` until it holds (a generous deadline only guards against a hang; the test
+/// asserts the outcome, not how fast it came).
+func eventually(seconds: Double = 90, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+    return try condition()
 }
 
 /// A TCP port that was free a moment ago (for a server that must come back on the same port).
