@@ -54,6 +54,9 @@ final class RealServer: @unchecked Sendable {
     /// More `protection.timeouts` keys, e.g. `idle_seconds: 0.3`.
     private let timeouts: String
 
+    /// `tls.client_certificates`: certificate SHA-256 -> account.
+    var clientCertificates: [(fingerprint: String, account: String)] = []
+
     init(certificateNames: [String] = ["localhost", "127.0.0.1", "::1"], timeouts: String = "") throws {
         self.timeouts = timeouts
         certificate = try TestCertificate(in: dir.path, name: "server", altNames: certificateNames)
@@ -72,6 +75,7 @@ final class RealServer: @unchecked Sendable {
             tls:
               certificate: \(certificate.certificate)
               private_key: \(certificate.key)
+            \(clientCertificates.isEmpty ? "" : "  client_certificates:\n" + clientCertificates.map { "    - { sha256: \"\($0.fingerprint)\", account: \($0.account) }" }.joined(separator: "\n"))
             registration:
               policy: open
             passwords:
