@@ -41,6 +41,8 @@ final class RealServer: @unchecked Sendable {
     private var stderrPath = ""
 
     static var binaryPath: String {
+        // PARTNERLINE_TEST_SERVER runs these tests against another build of the server.
+        if let override = ProcessInfo.processInfo.environment["PARTNERLINE_TEST_SERVER"] { return override }
         // The test bundle sits in the build products directory, beside the executables.
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<4 {
