@@ -36,6 +36,8 @@ public enum Command: Sendable, Equatable {
     case who(RoomName)
     case say(RoomName, text: String)
     case history(RoomName, after: UInt64?, before: UInt64?, limit: UInt64?)
+    /// 1.1: move the account's read marker in the room forward to `seq`.
+    case mark(RoomName, seq: UInt64)
     case head(cluster: String)
     // Items.
     case need(RoomName, ItemPost)
@@ -80,6 +82,7 @@ public enum Command: Sendable, Equatable {
         case .who: .who
         case .say: .say
         case .history: .history
+        case .mark: .mark
         case .head: .head
         case .need: .need
         case .offer: .offer
@@ -119,7 +122,7 @@ public enum Command: Sendable, Equatable {
             AccessRule(.room(room), .login)
         case .head(let cluster):
             AccessRule(.cluster(cluster), .login)
-        case .say(let room, _), .history(let room, _, _, _),
+        case .say(let room, _), .history(let room, _, _, _), .mark(let room, _),
              .need(let room, _), .offer(let room, _), .propose(let room, _):
             AccessRule(.room(room), .roomMember)
         case .funding(let room, _):
@@ -150,7 +153,7 @@ extension Verb {
         switch self {
         case .say:
             true
-        case .help, .ping, .pong, .quit, .register, .login, .clusters, .rooms, .join, .part, .who, .history, .head,
+        case .help, .ping, .pong, .quit, .register, .login, .clusters, .rooms, .join, .part, .who, .history, .mark, .head,
              .need, .offer, .propose, .back, .vote, .reply, .resolve, .status, .funding, .show, .list, .search,
              .watch, .unwatch, .matches, .grant, .revoke, .newRoom, .topic, .mute, .unmute, .invite, .policy, .approve:
             false
@@ -257,6 +260,13 @@ private struct Reader {
             return .history(room, after: try number("after", in: 0...UInt64(Int64.max)),
                             before: try number("before", in: 0...UInt64(Int64.max)),
                             limit: try number("limit", in: 1...UInt64(Int.max)))
+        case .mark:
+            let room = try room()
+            let raw = argument(1)
+            guard raw.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let seq = UInt64(raw), seq <= UInt64(Int64.max) else {
+                throw DomainError(.badSyntax, "MARK <room> <seq>: seq is a whole number, the last event you have read")
+            }
+            return .mark(room, seq: seq)
         case .head: return .head(cluster: argument(0))
         case .need: return .need(try room(), post)
         case .offer: return .offer(try room(), post)
@@ -272,11 +282,11 @@ private struct Reader {
         case .reply: return .reply(try item(Set(ItemKind.allCases)), text: requiredText)
         case .resolve: return .resolve(try item([.need, .offer]), note: text)
         case .status:
-            let id = try item([.proposal])
-            guard let status = ItemStatus(rawValue: argument(1).lowercased()),
-                  ItemStatus.proposalTargets.contains(status)
-            else {
-                throw DomainError(.badSyntax, "a proposal's status is open, submitted, won, lost or withdrawn")
+            let id = try item([.proposal, .funding])
+            let targets = id.kind == .funding ? ItemStatus.fundingTargets : ItemStatus.proposalTargets
+            guard let status = ItemStatus(rawValue: argument(1).lowercased()), targets.contains(status) else {
+                throw DomainError(.badSyntax, id.kind == .funding ? "a funding alert's status is closed or open"
+                                  : "a proposal's status is open, submitted, won, lost or withdrawn")
             }
             return .status(id, status, note: text)
         case .show: return .show(try item(Set(ItemKind.allCases)))

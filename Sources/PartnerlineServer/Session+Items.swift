@@ -13,6 +13,7 @@ extension Session {
         let funder = ItemOptions.shortValue("funder", options["funder"])
         let amount = ItemOptions.shortValue("amount", options["amount"])
         let url = ItemOptions.shortValue("url", options["url"])
+        let ref = ItemOptions.shortValue("ref", options["ref"])
         var answers: ItemID?
         if let raw = options["funding"] {
             switch ItemOptions.id(raw, of: [.funding], for: "funding=") {
@@ -24,17 +25,17 @@ extension Session {
             }
         }
         guard case .success(let tagList) = tags, case .success(let until) = date, case .success(let funderText) = funder,
-              case .success(let amountText) = amount, case .success(let urlText) = url
+              case .success(let amountText) = amount, case .success(let urlText) = url, case .success(let refText) = ref
         else {
             for case .failure(let error) in [tags.map { _ in () }, date.map { _ in () }, funder.map { _ in () },
-                                              amount.map { _ in () }, url.map { _ in () }] {
+                                              amount.map { _ in () }, url.map { _ in () }, ref.map { _ in () }] {
                 return send(request.err(error))
             }
             return
         }
         let id = service.itemIndex.allocate(kind, in: room.cluster)
         let draft = ItemDraft(id: id, room: room, tags: tagList, date: until, text: post.text,
-                              funder: funderText, amount: amountText, url: urlText, answers: answers)
+                              funder: funderText, amount: amountText, url: urlText, answers: answers, ref: refText)
         runItemAction(request, .create(draft), on: shard, actor: account.name, cluster: room.cluster)
     }
 

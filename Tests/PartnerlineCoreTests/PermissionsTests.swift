@@ -25,7 +25,7 @@ struct PermissionsTests {
         let anyone: Set = ["HELP", "PING", "PONG", "QUIT", "REGISTER", "LOGIN"]
         let loggedIn: Set = ["CLUSTERS", "ROOMS", "JOIN", "PART", "WHO", "HEAD", "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS",
                              "SHOW", "LIST", "SEARCH", "WATCH", "UNWATCH", "MATCHES"]
-        let joinedRoom: Set = ["SAY", "HISTORY", "NEED", "OFFER", "PROPOSE"]
+        let joinedRoom: Set = ["SAY", "HISTORY", "MARK", "NEED", "OFFER", "PROPOSE"]
         if anyone.contains(verb) { return nil }
         if who == .anonymous { return .authRequired }
         if loggedIn.contains(verb) { return nil }
@@ -58,6 +58,7 @@ struct PermissionsTests {
         case .who: "WHO rural/general"
         case .say: "SAY rural/general hello"
         case .history: "HISTORY rural/general"
+        case .mark: "MARK rural/general 1"
         case .head: "HEAD rural"
         case .need: "NEED rural/general Chairs"
         case .offer: "OFFER rural/general Tables"

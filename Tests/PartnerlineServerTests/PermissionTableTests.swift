@@ -16,7 +16,7 @@ import Testing
     /// The expected refusal, written out by hand (the same rules as PermissionsTests in Core).
     static func refusal(_ verb: String, _ who: Who, joined: Bool) -> String? {
         let anyone: Set = ["HELP", "PING", "PONG", "QUIT", "REGISTER", "LOGIN"]
-        let joinedRoom: Set = ["SAY", "HISTORY", "NEED", "OFFER", "PROPOSE"]
+        let joinedRoom: Set = ["SAY", "HISTORY", "MARK", "NEED", "OFFER", "PROPOSE"]
         let moderation: Set = ["GRANT", "REVOKE", "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "INVITE", "POLICY", "APPROVE"]
         if anyone.contains(verb) { return nil }
         if who == .anonymous { return "AUTH_REQUIRED" }
@@ -48,6 +48,7 @@ import Testing
         case "HEAD": return ("HEAD rural-east-midlands", "OK|FORBIDDEN")
         case "SAY": return ("SAY \(room) hello \(n)", "OK")
         case "HISTORY": return ("HISTORY \(room) limit=1", "OK")
+        case "MARK": return ("MARK \(room) 0", "OK")
         case "NEED": return ("NEED \(room) Chairs \(n)", "OK")
         case "OFFER": return ("OFFER \(room) Tables \(n)", "OK")
         case "PROPOSE": return ("PROPOSE \(room) Bid \(n)", "OK")
