@@ -33,10 +33,23 @@ extension Session {
             }
             return
         }
-        let id = service.itemIndex.allocate(kind, in: room.cluster)
-        let draft = ItemDraft(id: id, room: room, tags: tagList, date: until, text: post.text,
-                              funder: funderText, amount: amountText, url: urlText, answers: answers, ref: refText)
-        runItemAction(request, .create(draft), on: shard, actor: account.name, cluster: room.cluster)
+        let answering = answers
+        let create: @Sendable (Session) -> Void = { session in
+            let id = session.service.itemIndex.allocate(kind, in: room.cluster)
+            let draft = ItemDraft(id: id, room: room, tags: tagList, date: until, text: post.text,
+                                  funder: funderText, amount: amountText, url: urlText, answers: answering, ref: refText)
+            session.runItemAction(request, .create(draft), on: shard, actor: account.name, cluster: room.cluster)
+        }
+        guard let refText else { return create(self) }
+        // A ref the cluster knows answers at once, without using up an item id. (The shard judges
+        // again when storing, so two alerts with one ref racing past this look still store one.)
+        beginAsync()
+        shard.readItems({ book, _ in book.fundingAlert(ref: refText) }, reply: { [self] first in
+            onQueue { [self] in
+                guard let first else { return create(self) }
+                finish(request.ok([("id", first.id.description), ("seq", String(first.seq)), ("duplicate", "yes")]))
+            }
+        })
     }
 
     /// BACK, VOTE, REPLY, RESOLVE and STATUS: an action on an existing item, run on its cluster's shard.
@@ -51,7 +64,7 @@ extension Session {
 
     /// Sends the action to the item's shard; answers `OK <VERB> id=.. [room=..] seq=..` once durable
     /// (the poster's EV, as a room member, has been queued before).
-    private func runItemAction(_ request: Request, _ action: ItemAction, on shard: ClusterShard, actor: String, cluster: String) {
+    func runItemAction(_ request: Request, _ action: ItemAction, on shard: ClusterShard, actor: String, cluster: String) {
         beginAsync()
         shard.items(action, actor: actor, moderates: privileges.moderates(cluster)) { [self] result in
             onQueue { [self] in
