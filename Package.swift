@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "partnerline-server", targets: ["partnerline-server"]),
         .executable(name: "partnerline-bench", targets: ["partnerline-bench"]),
         .library(name: "PartnerlineClient", targets: ["PartnerlineClient"]),
+        .executable(name: "partnerline", targets: ["partnerline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -60,6 +61,23 @@ let package = Package(
             name: "partnerline-bench",
             // partnerline-server too, so `swift run partnerline-bench` builds the server it starts.
             dependencies: ["PartnerlineBench", "partnerline-server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The terminal client's pure parts: model, line editor, completion, wrapping, key decoding,
+        // screen composer and diff. No I/O.
+        .target(name: "PartnerlineTerminal", dependencies: ["PartnerlineProtocol"]),
+        // The terminal client: arguments, config, terminal set-up and restore, the event loop.
+        .executableTarget(
+            name: "partnerline",
+            dependencies: [
+                "PartnerlineTerminal", "PartnerlineClient", "PartnerlineTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .testTarget(name: "PartnerlineTerminalTests", dependencies: ["PartnerlineTerminal"]),
+        .testTarget(
+            name: "PartnerlineCLITests",
+            dependencies: ["PartnerlineTransport", "partnerline", "partnerline-server"]
         ),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),

@@ -1,0 +1,336 @@
+import Foundation
+import PartnerlineTerminal
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The full-screen client: one thread, one poll(2) loop over the keyboard, the connection's
+/// inbox, the signal pipe and the reconnect mailbox. Keys are handled first and drawn at once;
+/// server lines are folded in as they come and drawn at most `frameInterval` apart, so a flood
+/// of events costs one frame per interval, not one per event, and typing stays responsive.
+final class InteractiveApp {
+    private let settings: Settings
+    private let password: String
+    private var session: Established?
+    private var model: ChatModel
+    private var editor = LineEditor()
+    private var completion = Completion()
+    private var decoder = KeyDecoder()
+    private let composer: ScreenComposer
+    private let diff: ScreenDiff
+    private var lastFrame: ScreenBuffer?
+    private var dirty = true
+    private var lastRender = 0.0
+    private var lastMinute = -1
+    /// The server's lines arrive in bursts; one frame per 1/30 s is plenty for the eye.
+    static let frameInterval = 1.0 / 30
+    private let reconnects = Mailbox<ReconnectResult>()
+    private var reconnectAt: Double?
+    private var reconnecting = false
+    private var attempt = 0
+    private var signalRead: Int32 = -1
+    private var paneHeight = 20
+
+    enum ReconnectResult: Sendable {
+        case connected(Established)
+        case failed(String, final: Bool)
+    }
+
+    init(settings: Settings, password: String, session: Established) {
+        self.settings = settings
+        self.password = password
+        self.session = session
+        model = ChatModel(account: settings.user, scrollbackLimit: settings.scrollback)
+        let colors = (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
+        diff = ScreenDiff(colors: colors)
+        composer = ScreenComposer(formatter: LineFormatter(timeZone: .current, account: settings.user))
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    func run() -> Int32 {
+        let (read, write) = makeWakePipe()
+        guard read >= 0 else { return 2 }
+        signalRead = read
+        Terminal.installLoopSignals(wake: write)
+        do {
+            try Terminal.enter()
+        } catch {
+            standardError("partnerline: \(error)")
+            return 2
+        }
+        defer { Terminal.restore() }
+        start()
+        return loop()
+    }
+
+    private func start() {
+        for note in session?.notes ?? [] { model.say(note, kind: .notice, in: ChatWindow.serverName) }
+        if case .insecure = settings.trust {
+            model.say("the server's certificate is NOT checked (--insecure)", kind: .error, in: ChatWindow.serverName)
+        }
+        for line in session?.lines ?? [] { receive(line) }
+        transmit(model.connectionEstablished(reconnect: false))
+        for room in settings.rooms where model.index(of: room) == nil {
+            transmit(model.submit("/join \(room)"))
+        }
+        if model.windows.count == 1 {
+            model.say("Welcome. /rooms lists the rooms you can join, /join ROOM joins one, /help lists everything.",
+                      in: ChatWindow.serverName)
+        }
+    }
+
+    private func loop() -> Int32 {
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while true {
+            if Terminal.terminated == 1 { return quit(sendQuit: true) }
+            let now = Self.now()
+            var timeout = 1000.0
+            if dirty { timeout = max(0, (lastRender + Self.frameInterval - now) * 1000) }
+            if decoder.hasPending { timeout = min(timeout, 30) }
+            if let at = reconnectAt, !reconnecting { timeout = min(timeout, max(0, (at - now) * 1000)) }
+            var polls = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0),
+                         pollfd(fd: signalRead, events: Int16(POLLIN), revents: 0),
+                         pollfd(fd: reconnects.readFD, events: Int16(POLLIN), revents: 0),
+                         pollfd(fd: session?.inbox.readFD ?? -1, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&polls, nfds_t(polls.count), Int32(timeout.rounded(.up)))
+            if ready < 0 && errno != EINTR { return quit(sendQuit: true) }
+            var typed = false
+
+            if polls[1].revents != 0 {
+                while read(signalRead, &buffer, buffer.count) > 0 {}
+                if Terminal.resized == 1 {
+                    Terminal.resized = 0
+                    lastFrame = nil
+                    dirty = true
+                }
+            }
+            if polls[0].revents & Int16(POLLIN | POLLHUP) != 0 {
+                let n = read(0, &buffer, buffer.count)
+                if n == 0 { return quit(sendQuit: true) }
+                if n > 0 {
+                    handle(keys: decoder.feed(Array(buffer[0..<n])))
+                    typed = true
+                }
+            } else if decoder.hasPending && ready == 0 {
+                handle(keys: decoder.flushPending())
+                typed = true
+            }
+            if let events = session?.inbox.drain(), !events.isEmpty {
+                for event in events { handle(event) }
+                dirty = true
+            }
+            for result in reconnects.drain() { handle(result) }
+            if let at = reconnectAt, !reconnecting, Self.now() >= at { startReconnect() }
+            if model.quitRequested { return quit(sendQuit: false) }
+
+            let minute = Int(Date().timeIntervalSince1970 / 60)
+            if minute != lastMinute {
+                lastMinute = minute
+                dirty = true
+            }
+            if dirty && (typed || Self.now() - lastRender >= Self.frameInterval) {
+                render()
+            }
+        }
+    }
+
+    // MARK: keys
+
+    private func handle(keys: [Key]) {
+        dirty = true
+        var keys = keys
+        // Without bracketed paste, a paste is many keys in one read with Enter inside: treat it
+        // as one paste, so the guard still holds.
+        if keys.count > 2, let enter = keys.firstIndex(of: .enter), enter < keys.count - 1,
+           keys.allSatisfy({ if case .character = $0 { return true }; return $0 == .enter }) {
+            let text = keys.map { key -> String in
+                if case .character(let c) = key { return String(c) }
+                return "\n"
+            }.joined()
+            keys = [.paste(text)]
+        }
+        for key in keys { handle(key) }
+        transmit(model.takeMarks())
+    }
+
+    private func handle(_ key: Key) {
+        if key != .tab && key != .backTab { completion.reset() }
+        if model.heldPaste != nil {
+            switch key {
+            case .character("y"), .character("Y"): transmit(model.answerPaste(true))
+            case .character("n"), .character("N"), .escape, .enter: transmit(model.answerPaste(false))
+            case .control("c"): transmit(model.submit("/quit"))
+            default: break
+            }
+            return
+        }
+        switch key {
+        case .character(let c): editor.insert(String(c))
+        case .paste(let text):
+            if let single = model.paste(text) { editor.insert(single) }
+        case .enter:
+            let line = editor.submit()
+            model.settleScroll(0)
+            transmit(model.submit(line))
+        case .tab:
+            if !completion.step(&editor, sources: model.completionSources) { Terminal.write("\u{7}") }
+        case .backTab: completion.step(&editor, sources: model.completionSources, forward: false)
+        case .backspace: editor.backspace()
+        case .delete: editor.deleteForward()
+        case .left: editor.left()
+        case .right: editor.right()
+        case .home: editor.home()
+        case .end: editor.end()
+        case .up: editor.historyPrevious()
+        case .down: editor.historyNext()
+        case .controlLeft, .altLeft: editor.wordLeft()
+        case .controlRight, .altRight: editor.wordRight()
+        case .pageUp: model.scroll(by: max(1, paneHeight - 1))
+        case .pageDown: model.scroll(by: -max(1, paneHeight - 1))
+        case .control(let c):
+            switch c {
+            case "a": editor.home()
+            case "e": editor.end()
+            case "b": editor.left()
+            case "f": editor.right()
+            case "w": editor.deleteWordBackward()
+            case "u": editor.deleteToStart()
+            case "k": editor.deleteToEnd()
+            case "n": model.selectNext()
+            case "p": model.selectPrevious()
+            case "l": lastFrame = nil
+            case "c": transmit(model.submit("/quit"))
+            case "d":
+                if editor.isEmpty { transmit(model.submit("/quit")) } else { editor.deleteForward() }
+            default: break
+            }
+        case .alt(let c):
+            if let digit = c.wholeNumberValue {
+                model.select(digit == 0 ? 9 : digit - 1)
+            } else {
+                switch c {
+                case "a": model.selectActive()
+                case "b": editor.wordLeft()
+                case "f": editor.wordRight()
+                case "d": editor.deleteWordForward()
+                default: break
+                }
+            }
+        default: break
+        }
+    }
+
+    // MARK: the connection
+
+    private func receive(_ text: String) {
+        guard let line = IncomingLine(text) else { return }
+        transmit(model.receive(line))
+    }
+
+    private func handle(_ event: LinkEvent) {
+        switch event {
+        case .ready: break
+        case .line(let text): receive(text)
+        case .closed(let reason):
+            session = nil
+            scheduleReconnect(reason)
+        }
+        transmit(model.takeMarks())
+        if model.takeBell() { Terminal.write("\u{7}") }
+    }
+
+    private func transmit(_ lines: [Outgoing]) {
+        guard !lines.isEmpty else { return }
+        guard let session, model.status == .online else {
+            for line in lines where !line.line.hasPrefix("MARK") {
+                model.say("not connected; not sent: \(line.line)", kind: .error)
+            }
+            return
+        }
+        for line in lines { session.link.send(line.wire) }
+    }
+
+    /// 1, 2, 4, ... 30 s, each with up to a fifth added at random, so a restarted server is not
+    /// met by every client at the same instant.
+    private func scheduleReconnect(_ reason: String) {
+        attempt += 1
+        let base = min(30.0, pow(2.0, Double(attempt - 1)))
+        let delay = base + Double.random(in: 0...(base / 5))
+        reconnectAt = Self.now() + delay
+        model.connectionLost(reason: reason, retrySeconds: Int(delay.rounded(.up)))
+        dirty = true
+    }
+
+    private func startReconnect() {
+        reconnecting = true
+        reconnectAt = nil
+        let settings = self.settings, password = self.password, mailbox = reconnects
+        Thread.detachNewThread {
+            do {
+                let session = try Establish.run(endpoint: settings.endpoint, trust: settings.trust, user: settings.user,
+                                                password: password)
+                mailbox.post(.connected(session))
+            } catch {
+                let text = "\(error)"
+                // A changed certificate or a refused login will not mend itself by retrying.
+                mailbox.post(.failed(text, final: text.contains("REFUSED") || text.contains("refused:")))
+            }
+        }
+    }
+
+    private func handle(_ result: ReconnectResult) {
+        reconnecting = false
+        dirty = true
+        switch result {
+        case .connected(let established):
+            session = established
+            attempt = 0
+            for note in established.notes { model.say(note, kind: .notice, in: ChatWindow.serverName) }
+            let lines = established.lines
+            let rejoin = model.connectionEstablished(reconnect: true)
+            for line in lines { receive(line) }
+            transmit(rejoin)
+        case .failed(let reason, let final):
+            if final {
+                model.say(reason, kind: .error, in: ChatWindow.serverName)
+                model.say("not reconnecting: \(reason.split(separator: "\n").first ?? "")", kind: .error)
+                model.connectionLost(reason: "refused", retrySeconds: 0)
+                reconnectAt = nil
+            } else {
+                scheduleReconnect(reason.count > 60 ? String(reason.prefix(60)) + "..." : reason)
+            }
+        }
+    }
+
+    // MARK: drawing
+
+    private func render() {
+        let size = Terminal.size()
+        paneHeight = max(1, size.rows - 3)
+        let view = ViewState(rows: size.rows, columns: size.columns, editor: editor, colors: diff.colors)
+        let (frame, scroll) = composer.compose(model, view)
+        model.settleScroll(scroll)
+        Terminal.write(diff.update(from: lastFrame, to: frame))
+        lastFrame = frame
+        lastRender = Self.now()
+        dirty = false
+        transmit(model.takeMarks())
+    }
+
+    private func quit(sendQuit: Bool) -> Int32 {
+        if let session {
+            if sendQuit && model.status == .online { transmit(model.submit("/quit")) }
+            session.link.close()
+            let deadline = Date().addingTimeInterval(1)
+            while let event = session.inbox.next(until: deadline) {
+                if case .closed = event { break }
+            }
+        }
+        return 0
+    }
+}
