@@ -18,7 +18,9 @@ import PartnerlineProtocol
 ///    plain post that goes through `Session.post` may). Both switches refuse to compile without it.
 /// 4. Handle it in `Session.execute` (PartnerlineServer/Session+Commands.swift), whose one switch
 ///    over `Command` also refuses to compile until it does.
-/// 5. Give it its rows in the permission matrix test (Tests/PartnerlineServerTests/PermissionMatrixTests.swift).
+/// 5. Give it its row and probe in the permission matrix test (Tests/PartnerlineServerTests/PermissionMatrixTests.swift,
+///    switches over `Verb`: the test target does not compile without them). The DocC article
+///    "Commands" (PartnerlineServer.docc/Commands.md) says more.
 public enum Command: Sendable, Equatable {
     // Anyone, before LOGIN too.
     case help(verb: String?)

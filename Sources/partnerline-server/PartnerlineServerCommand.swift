@@ -65,9 +65,11 @@ struct Serve: ParsableCommand {
             throw ExitCode.failure
         }
         if case .builtInDemo = source.origin {
+            let here = FileManager.default.currentDirectoryPath
+            let journals = settings.dataDir.hasPrefix("/") ? settings.dataDir : here + "/" + settings.dataDir
             log.notice("""
-                no \(DemoConfig.defaultPath) in \(FileManager.default.currentDirectoryPath): running the built-in demo \
-                config (open registration, journals in \(settings.dataDir)); --config PATH uses a file
+                no \(DemoConfig.defaultPath) in \(here): running the built-in demo config (open registration, \
+                journals in \(journals)); --config PATH uses a file
                 """)
         } else {
             log.info("config from \(source.origin)")
