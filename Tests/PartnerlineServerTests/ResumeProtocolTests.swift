@@ -8,7 +8,9 @@ import Testing
 
 /// Protocol 1.1 over real TLS: read markers (MARK, READ), paged HISTORY with more=, funding alerts
 /// with a ref that arrive once, room changes seen live and in HISTORY, and resume on LOGIN.
-@Suite struct ResumeProtocolTests {
+/// Serialized: each test blocks a thread on sockets for a while, and the cooperative pool is one
+/// thread per core; run one at a time, they leave the pool to the async tests of other suites.
+@Suite(.serialized) struct ResumeProtocolTests {
     static let room = "rural-east-midlands/general"
 
     /// The seq of an EV line (tagged or not).
