@@ -110,11 +110,15 @@ public struct ClusterState: Sendable {
         joinRequests.map { ($0.key, $0.value) }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }
     }
 
-    /// What a JOIN refused by `refusal` leaves behind: under `approval`, a request for the facilitators
-    /// (nil when the account already has one waiting, or the policy is not `approval`).
+    /// Whether a refused JOIN by `account` is to be stored as a request: under `approval`, for an
+    /// account that is not a member and has none waiting.
+    public func takesRequest(from account: String) -> Bool {
+        membershipPolicy == .approval && joinRequests[account] == nil && !clusterMembers.contains(account)
+    }
+
+    /// The record of a refused JOIN kept for the facilitators, or nil when `takesRequest` says no.
     public func joinRequest(account: String, timeMillis: Int64) -> JournalEntry? {
-        guard membershipPolicy == .approval, joinRequests[account] == nil, !clusterMembers.contains(account) else { return nil }
-        return .joinRequested(cluster: name, account: account, timeMillis: timeMillis)
+        takesRequest(from: account) ? .joinRequested(cluster: name, account: account, timeMillis: timeMillis) : nil
     }
 
     /// Room changes are room events (protocol 1.1): ROOM makes the room (its text is the topic),

@@ -252,7 +252,7 @@ final class ClusterShard: @unchecked Sendable {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return completion(.failure(noSuchRoom(room))) }
             if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
-                if state.joinRequest(account: subscriber.accountName, timeMillis: 0) != nil {
+                if state.takesRequest(from: subscriber.accountName) {
                     return enqueue(.joinRequest(account: subscriber.accountName, refusal: refusal, requested: requested,
                                                 completion: completion))
                 }
