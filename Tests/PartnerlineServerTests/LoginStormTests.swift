@@ -33,7 +33,11 @@ struct HashingPoolTests {
 
     @Test func jobsRunInOrderAndTheQueueIsBounded() {
         let idle = DispatchSemaphore(value: 0)
-        let pool = HashingPool(threads: 1, maxQueued: 2, onIdle: { idle.signal() })
+        let sinceLastIdle = Locked(HashingPool.Counts())
+        let pool = HashingPool(threads: 1, maxQueued: 2, onIdle: { done in
+            sinceLastIdle.withLock { $0 = done }
+            idle.signal()
+        })
         let held = Held()
         let order = Locked<[String]>([])
         let done = DispatchGroup()
@@ -50,6 +54,7 @@ struct HashingPoolTests {
         #expect(done.wait(timeout: .now() + 20) == .success)
         #expect(order.withLock { $0 } == ["held", "b", "c"])
         #expect(idle.wait(timeout: .now() + 20) == .success, "the pool said it went idle")
+        #expect(sinceLastIdle.withLock { $0 } == .init(completed: 3, dropped: 0, refused: 1, waiting: 0, running: 0))
         #expect(eventually { pool.currentCounts == .init(completed: 3, dropped: 0, refused: 1, waiting: 0, running: 0) })
     }
 
@@ -95,7 +100,8 @@ struct HashingQueueOverTLSTests {
     @Test func aFullQueueIsBusyAndAClosedConnectionsHashIsDropped() throws {
         let dir = TempDir()
         let server = try InProcessServer(TestConfig.make(dataDir: dir.path,
-                                                         protection: TestConfig.relaxedProtection + "\n  hashing: { max_queued: 2 }"))
+                                                         protection: TestConfig.relaxedProtection.replacingOccurrences(
+            of: "hashing: { max_queued: 100000 }", with: "hashing: { max_queued: 2 }")))
         let context = try #require(server.service.context)
         let pool = context.accounts.pool
         let member = try server.client()
@@ -121,12 +127,12 @@ struct HashingQueueOverTLSTests {
         quitter.close()
         #expect(eventually { context.sessionCount == 3 }, "the quitter's close reached the server")
         for job in held { job.release() }
-        #expect(try patient.readLine() == "@p OK LOGIN account=lincoln-aid role=member")
+        #expect(try patient.readLine() == "@p OK LOGIN account=lincoln-aid role=member rooms=0")
         #expect(eventually { pool.currentCounts.dropped == 1 })
         // The dropped REGISTER stored nothing and freed its name.
         #expect(try refused.final("REGISTER boston-quitters correct-horse-battery") == "OK REGISTER account=boston-quitters")
         // Busy refusals are not failed logins: the refused connection logs in at once.
-        #expect(try refused.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member")
+        #expect(try refused.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member rooms=0")
     }
 }
 
@@ -211,7 +217,7 @@ struct LoginStormTests {
         // figure: with the storm's hashes dropped this takes a hash or two (tens of milliseconds),
         // while the storm's queue, were it kept, would take many seconds (300 x 2 hashes of
         // 16 MiB on 2 threads), so 2 s is a wide functional bound even on a loaded machine.
-        #expect(try after.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member")
+        #expect(try after.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member rooms=0")
         let waited = Date().timeIntervalSince(stormEnded)
         #expect(waited < 2, "LOGIN answered \(waited) s after the storm")
 
@@ -227,5 +233,9 @@ struct LoginStormTests {
         print("login storm: \(count) connections; RSS \(startKiB / 1024) MiB at start, >= \(peakKiB.withLock { $0 } / 1024) MiB peak, \(endKiB / 1024) MiB after; LOGIN \(String(format: "%.2f", waited)) s after the end")
         after.close()
         #expect(server.stop() == 0)
+        // The server said what the limits did: most of the storm's hashes were never computed.
+        let dropped = server.log.matches(of: /password hashing idle again: (\d+) checked, (\d+) dropped/)
+            .map { (checked: Int($0.1)!, dropped: Int($0.2)!) }
+        #expect(dropped.reduce(0) { $0 + $1.dropped } > dropped.reduce(0) { $0 + $1.checked }, "\(dropped)")
     }
 }
