@@ -7,6 +7,7 @@ let package = Package(
         .executable(name: "partnerline-server", targets: ["partnerline-server"]),
         .executable(name: "partnerline-bench", targets: ["partnerline-bench"]),
         .library(name: "PartnerlineClient", targets: ["PartnerlineClient"]),
+        .executable(name: "partnerline-fundingbot", targets: ["partnerline-fundingbot"]),
         .executable(name: "partnerline", targets: ["partnerline"]),
     ],
     dependencies: [
@@ -14,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
     ],
     targets: [
         // The system OpenSSL 3 (libssl-dev), plus shim.h for the macros Swift cannot import.
@@ -61,6 +63,28 @@ let package = Package(
             name: "partnerline-bench",
             // partnerline-server too, so `swift run partnerline-bench` builds the server it starts.
             dependencies: ["PartnerlineBench", "partnerline-server", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // The funding bot's stages: config, fetch, adapters per format, routes, alerts, state, poster.
+        .target(
+            name: "FundingBot",
+            dependencies: [
+                "PartnerlineClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "SwiftCSV", package: "SwiftCSV"),
+            ]
+        ),
+        .executableTarget(
+            name: "partnerline-fundingbot",
+            dependencies: [
+                "FundingBot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "FundingBotTests",
+            dependencies: ["FundingBot", "PartnerlineClient", "PartnerlineTransport", "partnerline-fundingbot", "partnerline-server"]
         ),
         // The terminal client's pure parts: model, line editor, completion, wrapping, key decoding,
         // screen composer and diff. No I/O.

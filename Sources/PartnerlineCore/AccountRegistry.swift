@@ -50,7 +50,8 @@ public struct AccountRegistry: Sendable {
             } else if accounts[name]!.role == role {
                 accounts[name]!.role = .member
             }
-        case .event, .memberJoined, .memberLeft, .readMarker, .roomCreated, .topicSet, .muted, .unmuted, .membershipPolicy, .memberApproved:
+        case .event, .memberJoined, .memberLeft, .readMarker, .roomCreated, .topicSet, .muted, .unmuted, .membershipPolicy,
+             .memberApproved, .joinRequested, .requestDenied:
             throw ReplayError("non-account record in the server journal")
         }
     }

@@ -13,6 +13,8 @@ public struct ClusterState: Sendable {
     public private(set) var membershipPolicy: MembershipPolicy = .open
     /// Accounts that are members of the cluster: approved, or ever joined one of its rooms.
     public private(set) var clusterMembers: Set<String> = []
+    /// JOINs refused under `approval`, waiting for a facilitator: account -> when it asked.
+    public private(set) var joinRequests: [String: Int64] = [:]
     /// Muted accounts per room (the room part of the name).
     public private(set) var muted: [String: Set<String>] = [:]
 
@@ -45,6 +47,7 @@ public struct ClusterState: Sendable {
         case .memberJoined(let room, let account, _):
             try withRoom(room) { $0.addMember(account) }
             clusterMembers.insert(account)
+            joinRequests[account] = nil
         case .memberLeft(let room, let account, _):
             try withRoom(room) { $0.removeMember(account) }
         case .accountRegistered, .roleGranted, .roleRevoked, .inviteCreated:
@@ -62,6 +65,11 @@ public struct ClusterState: Sendable {
             membershipPolicy = policy
         case .memberApproved(_, let account, _, _):
             clusterMembers.insert(account)
+            joinRequests[account] = nil
+        case .joinRequested(_, let account, let time):
+            if !clusterMembers.contains(account) { joinRequests[account] = time }
+        case .requestDenied(_, let account, _, _):
+            joinRequests[account] = nil
         }
     }
 
@@ -97,6 +105,22 @@ public struct ClusterState: Sendable {
         return changes
     }
 
+    /// The waiting requests, oldest first (REQUESTS).
+    public var orderedJoinRequests: [(account: String, timeMillis: Int64)] {
+        joinRequests.map { ($0.key, $0.value) }.sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+    }
+
+    /// Whether a refused JOIN by `account` is to be stored as a request: under `approval`, for an
+    /// account that is not a member and has none waiting.
+    public func takesRequest(from account: String) -> Bool {
+        membershipPolicy == .approval && joinRequests[account] == nil && !clusterMembers.contains(account)
+    }
+
+    /// The record of a refused JOIN kept for the facilitators, or nil when `takesRequest` says no.
+    public func joinRequest(account: String, timeMillis: Int64) -> JournalEntry? {
+        takesRequest(from: account) ? .joinRequested(cluster: name, account: account, timeMillis: timeMillis) : nil
+    }
+
     /// Room changes are room events (protocol 1.1): ROOM makes the room (its text is the topic),
     /// TOPIC sets the topic, MUTE and UNMUTE (`account=`) stop and allow posting. The room itself
     /// exists already (a ROOM event is the first event of the room it makes).
@@ -127,8 +151,10 @@ public struct ClusterState: Sendable {
         case .open:
             return nil
         case .approval:
-            return invitedHere ? nil
-                : DomainError(.forbidden, "new members of \(name) need a facilitator's approval (APPROVE) or invite")
+            if invitedHere { return nil }
+            return joinRequests[account] != nil
+                ? DomainError(.forbidden, "your request to join \(name) is waiting for a facilitator (APPROVE or DENY)")
+                : DomainError(.forbidden, "new members of \(name) need a facilitator's approval: your request is recorded and its facilitators are told")
         case .closed:
             return DomainError(.forbidden, "\(name) is closed to new members")
         }
@@ -170,6 +196,11 @@ public struct ClusterState: Sendable {
                 return .failure(DomainError(.invalidState, "\(account) is already a member of \(name)"))
             }
             return .success(.record(.memberApproved(cluster: name, account: account, by: actor, timeMillis: timeMillis)))
+        case .deny(let account):
+            guard joinRequests[account] != nil else {
+                return .failure(DomainError(.invalidState, "\(account) has no request to join \(name)"))
+            }
+            return .success(.record(.requestDenied(cluster: name, account: account, by: actor, timeMillis: timeMillis)))
         }
     }
 
@@ -239,4 +270,6 @@ public enum ModerationAction: Sendable {
     case unmute(RoomName, account: String)
     case setPolicy(MembershipPolicy)
     case approve(account: String)
+    /// Drops a JOIN request (DENY).
+    case deny(account: String)
 }

@@ -18,7 +18,9 @@ import PartnerlineProtocol
 ///    plain post that goes through `Session.post` may). Both switches refuse to compile without it.
 /// 4. Handle it in `Session.execute` (PartnerlineServer/Session+Commands.swift), whose one switch
 ///    over `Command` also refuses to compile until it does.
-/// 5. Give it its rows in the permission matrix test (Tests/PartnerlineServerTests/PermissionMatrixTests.swift).
+/// 5. Give it its row and probe in the permission matrix test (Tests/PartnerlineServerTests/PermissionMatrixTests.swift,
+///    switches over `Verb`: the test target does not compile without them). The DocC article
+///    "Commands" (PartnerlineServer.docc/Commands.md) says more.
 public enum Command: Sendable, Equatable {
     // Anyone, before LOGIN too.
     case help(verb: String?)
@@ -63,6 +65,8 @@ public enum Command: Sendable, Equatable {
     case invite(cluster: String)
     case policy(cluster: String, MembershipPolicy)
     case approve(cluster: String, account: String)
+    case requests(cluster: String)
+    case deny(cluster: String, account: String)
 
     /// The verb, for replies (`OK <VERB>`, `ERR <CODE> <VERB>`).
     public var verb: Verb {
@@ -105,6 +109,8 @@ public enum Command: Sendable, Equatable {
         case .invite: .invite
         case .policy: .policy
         case .approve: .approve
+        case .requests: .requests
+        case .deny: .deny
         }
     }
 
@@ -113,27 +119,40 @@ public enum Command: Sendable, Equatable {
         switch self {
         case .help, .ping, .pong, .quit, .register, .login:
             .anyone
-        case .clusters, .rooms, .join, .search, .watch, .unwatch, .matches:
+        // Enough to choose where to join; SEARCH, MATCHES and WATCH show only the caller's clusters.
+        case .clusters, .search, .watch, .unwatch, .matches:
             .loggedIn
-        case .part(let room), .who(let room):
+        case .rooms(let cluster):
+            cluster.map { AccessRule(.cluster($0), .login) } ?? .loggedIn
+        // Judged by the cluster's membership policy (open, approval, closed) when it runs.
+        case .join(let room):
             AccessRule(.room(room), .login)
+        // A cluster's content: its members (and its facilitators, and admins).
+        case .who(let room), .history(let room, _, _, _), .list(let room, _, _):
+            AccessRule(.room(room), .clusterMember)
         case .head(let cluster):
-            AccessRule(.cluster(cluster), .login)
-        case .say(let room, _), .history(let room, _, _, _),
+            AccessRule(.cluster(cluster), .clusterMember)
+        // On an item: BACK, VOTE, REPLY, SHOW by any member; RESOLVE and STATUS also ask the item
+        // (its author or lead, or a facilitator) when they run.
+        case .back(let id, _), .vote(let id, _, _), .reply(let id, _), .resolve(let id, _), .status(let id, _, _),
+             .show(let id):
+            AccessRule(.item(id), .clusterMember)
+        // Posting, and leaving: the room itself.
+        case .part(let room), .say(let room, _),
              .need(let room, _), .offer(let room, _), .propose(let room, _):
             AccessRule(.room(room), .roomMember)
         case .funding(let room, _):
             AccessRule(.room(room), .botOrModeratorInRoom)
-        case .back(let id, _), .vote(let id, _, _), .reply(let id, _), .resolve(let id, _), .status(let id, _, _),
-             .show(let id):
-            AccessRule(.item(id), .login)
-        case .list(let room, _, _):
-            AccessRule(.room(room), .login)
+        // Roles: a facilitator makes facilitators of their cluster; bots and admins are the admins' to give.
         case .grant(_, _, let cluster), .revoke(_, _, let cluster):
             cluster.map { AccessRule(.cluster($0), .moderator) } ?? AccessRule(.none, .admin)
-        case .newRoom(let room, _), .topic(let room, _), .mute(let room, _, _), .unmute(let room, _):
+        // Moderation. A new room does not exist yet: its cluster is the scope.
+        case .newRoom(let room, _):
+            AccessRule(.cluster(room.cluster), .moderator)
+        case .topic(let room, _), .mute(let room, _, _), .unmute(let room, _):
             AccessRule(.room(room), .moderator)
-        case .invite(let cluster), .policy(let cluster, _), .approve(let cluster, _):
+        case .invite(let cluster), .policy(let cluster, _), .approve(let cluster, _), .requests(let cluster),
+             .deny(let cluster, _):
             AccessRule(.cluster(cluster), .moderator)
         }
     }
@@ -152,7 +171,8 @@ extension Verb {
             true
         case .help, .ping, .pong, .quit, .register, .login, .clusters, .rooms, .join, .part, .who, .history, .head,
              .need, .offer, .propose, .back, .vote, .reply, .resolve, .status, .funding, .show, .list, .search,
-             .watch, .unwatch, .matches, .grant, .revoke, .newRoom, .topic, .mute, .unmute, .invite, .policy, .approve:
+             .watch, .unwatch, .matches, .grant, .revoke, .newRoom, .topic, .mute, .unmute, .invite, .policy, .approve,
+             .requests, .deny:
             false
         }
     }
@@ -319,6 +339,8 @@ private struct Reader {
             }
             return .policy(cluster: argument(0), policy)
         case .approve: return .approve(cluster: argument(0), account: try account(1))
+        case .requests: return .requests(cluster: argument(0))
+        case .deny: return .deny(cluster: argument(0), account: try account(1))
         }
     }
 }

@@ -30,6 +30,11 @@ public enum JournalEntry: Sendable {
     /// Cluster-wide moderation records (not EVs: they change the cluster, not a room's story).
     case membershipPolicy(cluster: String, policy: MembershipPolicy, by: String, timeMillis: Int64)
     case memberApproved(cluster: String, account: String, by: String, timeMillis: Int64)
+    /// A JOIN refused under the `approval` policy, kept as a request for the cluster's facilitators
+    /// (REQUESTS lists it; APPROVE or DENY, or the account's own first JOIN as a member, ends it).
+    case joinRequested(cluster: String, account: String, timeMillis: Int64)
+    /// A facilitator dropped a request (DENY).
+    case requestDenied(cluster: String, account: String, by: String, timeMillis: Int64)
 }
 
 public struct JournalEntryDecodingError: Error, CustomStringConvertible, Sendable {
@@ -98,6 +103,10 @@ public enum JournalEntryCodec {
             wire = Wire(type: "policy", time: time, cluster: cluster, by: by, policy: policy.rawValue)
         case .memberApproved(let cluster, let account, let by, let time):
             wire = Wire(type: "approve", time: time, account: account, cluster: cluster, by: by)
+        case .joinRequested(let cluster, let account, let time):
+            wire = Wire(type: "request", time: time, account: account, cluster: cluster)
+        case .requestDenied(let cluster, let account, let by, let time):
+            wire = Wire(type: "deny", time: time, account: account, cluster: cluster, by: by)
         }
         // A flat struct of strings, integers and string arrays always encodes.
         return try! FlatJSON.encode(wire)
@@ -180,6 +189,12 @@ public enum JournalEntryCodec {
         case "approve":
             return .memberApproved(cluster: try need(wire.cluster, "cluster"), account: try need(wire.account, "account"),
                                    by: try need(wire.by, "by"), timeMillis: wire.time)
+        case "request":
+            return .joinRequested(cluster: try need(wire.cluster, "cluster"), account: try need(wire.account, "account"),
+                                  timeMillis: wire.time)
+        case "deny":
+            return .requestDenied(cluster: try need(wire.cluster, "cluster"), account: try need(wire.account, "account"),
+                                  by: try need(wire.by, "by"), timeMillis: wire.time)
         default:
             throw JournalEntryDecodingError(description: "unknown entry type \(wire.type)")
         }

@@ -43,6 +43,8 @@ public enum Verb: String, CaseIterable, Sendable {
     case invite = "INVITE"
     case policy = "POLICY"
     case approve = "APPROVE"
+    case requests = "REQUESTS"
+    case deny = "DENY"
 
     /// The verb's row of the grammar table: its arguments, options, text, usage line and summary.
     public var syntax: CommandSyntax {
@@ -241,6 +243,16 @@ public enum Verb: String, CaseIterable, Sendable {
                 verb: rawValue, required: ["cluster", "account"],
                 usage: "APPROVE <cluster> <account>",
                 summary: "let an account become a member of a cluster whose membership needs approval")
+        case .requests:
+            CommandSyntax(
+                verb: rawValue, required: ["cluster"],
+                usage: "REQUESTS <cluster>",
+                summary: "the accounts waiting for approval to join a cluster (a JOIN refused under approval asks)")
+        case .deny:
+            CommandSyntax(
+                verb: rawValue, required: ["cluster", "account"],
+                usage: "DENY <cluster> <account>",
+                summary: "drop an account's request to join a cluster")
         }
     }
 }

@@ -11,7 +11,8 @@ final class AccountDirectory: @unchecked Sendable {
     private var registry: AccountRegistry
     private let journal: Journal
     private let hasher: PasswordHasher
-    private let pool: HashingPool
+    /// Internal, not private: tests hold its threads to fill the queue.
+    let pool: HashingPool
     private let policy: RegistrationPolicy
     private let inviteCodes: Set<String>
     /// Names and invite codes of registrations between their check and their durable append,
@@ -44,6 +45,13 @@ final class AccountDirectory: @unchecked Sendable {
         organisationsLock.lock()
         defer { organisationsLock.unlock() }
         return privilegesByAccount[account]
+    }
+
+    /// Accounts that moderate `cluster` now: its facilitators and every admin.
+    func moderators(of cluster: String) -> Set<String> {
+        organisationsLock.lock()
+        defer { organisationsLock.unlock() }
+        return Set(privilegesByAccount.filter { $0.value.moderates(cluster) }.keys)
     }
 
     /// The cluster `account` was invited to with a facilitator's code, if any.
@@ -118,7 +126,10 @@ final class AccountDirectory: @unchecked Sendable {
         return organisations[account] ?? ""
     }
 
-    func register(account: String, password: String, organisation: String?, invite: String?,
+    /// REGISTER for the connection `owner`. Its hash is dropped if the connection closes before
+    /// the hash starts (the name it reserved is freed, `completion` is not called), and refused
+    /// with RATE_LIMITED when the hashing queue is full.
+    func register(account: String, password: String, organisation: String?, invite: String?, owner: HashingOwner,
                   completion: @escaping @Sendable (Result<Account, DomainError>) -> Void) {
         queue.async { [self] in
             if let refusal = registry.checkRegistration(account: account, password: password, organisation: organisation,
@@ -135,50 +146,74 @@ final class AccountDirectory: @unchecked Sendable {
             reservedNames.insert(account)
             if let usedInvite { reservedInvites.insert(usedInvite) }
             let hasher = self.hasher
-            pool.run { [self] in
-                let hash = hasher.hash(password: password)
+            let refusal = pool.submit(for: owner, { hasher.hash(password: password) }, then: { [self] hash in
                 queue.async { [self] in
                     guard let hash else {
                         release(account, usedInvite)
                         return completion(.failure(DomainError(.internal, "could not hash the password")))
                     }
-                    let record = Account(name: account, organisation: organisation ?? account, role: .member,
-                                         passwordHash: hash, createdMillis: Timestamp.nowMillis())
-                    let payload = JournalEntryCodec.encode(.accountRegistered(record, invite: usedInvite))
-                    journal.append(payload) { [self] result in
-                        queue.async { [self] in
-                            release(account, usedInvite)
-                            switch result {
-                            case .success:
-                                // Folding our own record cannot fail: the name was checked and reserved.
-                                try? registry.apply(.accountRegistered(record, invite: usedInvite))
-                                organisationsLock.lock()
-                                organisations[account] = record.organisation
-                                privilegesByAccount[account] = Privileges(role: record.role)
-                                organisationsLock.unlock()
-                                completion(.success(record))
-                            case .failure(let error):
-                                completion(.failure(DomainError(.storage, "the account could not be stored: \(error)")))
-                            }
-                        }
-                    }
+                    store(Account(name: account, organisation: organisation ?? account, role: .member,
+                                  passwordHash: hash, createdMillis: Timestamp.nowMillis()),
+                          invite: usedInvite, completion: completion)
+                }
+            }, dropped: { [self] in
+                queue.async { [self] in release(account, usedInvite) }
+            })
+            if let refusal {
+                release(account, usedInvite)
+                completion(.failure(Self.busy(refusal)))
+            }
+        }
+    }
+
+    /// Appends a new account's record, then folds it in and answers (on this queue).
+    private func store(_ record: Account, invite usedInvite: String?,
+                       completion: @escaping @Sendable (Result<Account, DomainError>) -> Void) {
+        let payload = JournalEntryCodec.encode(.accountRegistered(record, invite: usedInvite))
+        journal.append(payload) { [self] result in
+            queue.async { [self] in
+                release(record.name, usedInvite)
+                switch result {
+                case .success:
+                    // Folding our own record cannot fail: the name was checked and reserved.
+                    try? registry.apply(.accountRegistered(record, invite: usedInvite))
+                    organisationsLock.lock()
+                    organisations[record.name] = record.organisation
+                    privilegesByAccount[record.name] = Privileges(role: record.role)
+                    organisationsLock.unlock()
+                    completion(.success(record))
+                case .failure(let error):
+                    completion(.failure(DomainError(.storage, "the account could not be stored: \(error)")))
                 }
             }
         }
     }
 
-    func login(account: String, password: String, completion: @escaping @Sendable (Result<Account, DomainError>) -> Void) {
+    /// LOGIN for the connection `owner`: dropped if it closes before its hash starts, refused with
+    /// RATE_LIMITED when the hashing queue is full.
+    func login(account: String, password: String, owner: HashingOwner,
+               completion: @escaping @Sendable (Result<Account, DomainError>) -> Void) {
         queue.async { [self] in
             let found = registry.account(named: account)
             let stored = found?.passwordHash ?? dummyHash
-            pool.run {
-                let matches = PasswordHasher.verify(password: password, against: stored)
+            let refusal = pool.submit(for: owner, { PasswordHasher.verify(password: password, against: stored) }, then: { matches in
                 if let found, matches {
                     completion(.success(found))
                 } else {
                     completion(.failure(DomainError(.authFailed, "wrong account or password")))
                 }
-            }
+            })
+            if let refusal { completion(.failure(Self.busy(refusal))) }
+        }
+    }
+
+    /// The answer to a hash the pool would not take. Not a failed LOGIN: the password was never checked.
+    static func busy(_ refusal: HashingPool.Refusal) -> DomainError {
+        switch refusal {
+        case .busy:
+            DomainError(.rateLimited, "the server is busy checking passwords; try again in a few seconds")
+        case .ownerBusy:
+            DomainError(.rateLimited, "a password of this connection is still being checked")
         }
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import PartnerlineCore
 import PartnerlineProtocol
 import PartnerlineStore
@@ -56,6 +57,36 @@ struct HistoryReply: Sendable {
     var more: Bool
 }
 
+/// What the permission gate reads of a cluster from any queue: its rooms and its members. The shard
+/// publishes a new copy whenever they change (the sets are copy-on-write, so publishing is cheap), before
+/// it answers the command that changed them, so the command after a JOIN already sees the membership.
+final class ClusterAccessView: @unchecked Sendable {
+    private let lock = NSLock()
+    private var rooms: Set<String> = []
+    private var members: Set<String> = []
+
+    func publish(_ state: ClusterState) {
+        let rooms = Set(state.rooms.keys)
+        let members = state.clusterMembers
+        lock.lock()
+        self.rooms = rooms
+        self.members = members
+        lock.unlock()
+    }
+
+    func roomExists(_ room: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return rooms.contains(room)
+    }
+
+    func isMember(_ account: String) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return members.contains(account)
+    }
+}
+
 /// One cluster's state, journal and subscribers, confined to its own serial queue: clusters are
 /// the natural shards. Writes are group-committed per shard: while one batch is being made durable,
 /// new writes queue up and go out together as the next batch, and the state changes (and fan-out)
@@ -81,6 +112,10 @@ final class ClusterShard: @unchecked Sendable {
                    reply: PostReply)
         case join(room: RoomName, subscriber: any EventSubscriber,
                   completion: @Sendable (Result<UInt64, DomainError>) -> Void)
+        /// A JOIN refused under `approval`: its request is stored, then `requested` runs and the JOIN
+        /// is answered with `refusal`.
+        case joinRequest(account: String, refusal: DomainError, requested: @Sendable () -> Void,
+                         completion: @Sendable (Result<UInt64, DomainError>) -> Void)
         case part(room: RoomName, account: String)
         /// An item command, judged against the items as they will be when the batch before it is applied.
         case items(ItemAction, actor: String, moderates: Bool,
@@ -97,6 +132,8 @@ final class ClusterShard: @unchecked Sendable {
     let name: String
     let queue: DispatchQueue
     private(set) var state: ClusterState
+    /// Rooms and members for the permission gate, readable from any queue.
+    let accessView = ClusterAccessView()
     let journal: Journal
     private var subscribers: [String: [UInt64: any EventSubscriber]] = [:]
     private var queuedWrites: [Write] = []
@@ -126,6 +163,7 @@ final class ClusterShard: @unchecked Sendable {
         self.index = index
         self.online = online
         self.clock = clock
+        accessView.publish(state)
     }
 
     /// The items as replayed (read once at start, before the shard serves anyone).
@@ -180,7 +218,11 @@ final class ClusterShard: @unchecked Sendable {
 
     /// Applies a reloaded definition (new rooms, topics, description); replies with what changed.
     func reconfigure(_ definition: ClusterDefinition, reply: @escaping @Sendable ([String]) -> Void) {
-        queue.async { [self] in reply(state.reconfigure(definition)) }
+        queue.async { [self] in
+            let changes = state.reconfigure(definition)
+            accessView.publish(state)
+            reply(changes)
+        }
     }
 
     // MARK: Writes
@@ -202,11 +244,18 @@ final class ClusterShard: @unchecked Sendable {
     /// `completion` gets the room's last seq at the moment the subscription took effect.
     /// A first JOIN in the cluster is judged by its membership policy (`moderates`: a facilitator or
     /// admin; `invitedHere`: registered with a facilitator's invite to this cluster).
+    /// Under `approval`, a refused first JOIN is stored as a request (once; `requested` runs when it is
+    /// durable, to tell the facilitators) and still answered with the refusal.
     func join(room: RoomName, subscriber: any EventSubscriber, moderates: Bool = false, invitedHere: Bool = false,
+              requested: @escaping @Sendable () -> Void = {},
               completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         queue.async { [self] in
             guard let roomState = state.room(room) else { return completion(.failure(noSuchRoom(room))) }
             if let refusal = state.joinRefusal(account: subscriber.accountName, moderates: moderates, invitedHere: invitedHere) {
+                if state.takesRequest(from: subscriber.accountName) {
+                    return enqueue(.joinRequest(account: subscriber.accountName, refusal: refusal, requested: requested,
+                                                completion: completion))
+                }
                 return completion(.failure(refusal))
             }
             if isMember(subscriber.accountName, of: roomState) {
@@ -414,6 +463,15 @@ final class ClusterShard: @unchecked Sendable {
                 let event = StoredEvent(room: room, seq: seq, timeMillis: max(now, roomState.lastTimeMillis),
                                         actor: actor, kind: kind, fields: fields, text: text)
                 staged.append(Staged(write: write, entry: .event(event), line: event.encodedLine()))
+            case .joinRequest(let account, let refusal, _, let completion):
+                // Judged against the cluster with this batch's earlier writes: two JOINs in one batch ask once.
+                if workingState == nil { workingState = state }
+                guard let entry = workingState!.joinRequest(account: account, timeMillis: now) else {
+                    completion(.failure(workingState!.joinRefusal(account: account, moderates: false, invitedHere: false) ?? refusal))
+                    continue
+                }
+                try? workingState!.apply(entry)
+                staged.append(Staged(write: write, entry: entry, line: nil))
             case .join(let room, let subscriber, _):
                 staged.append(Staged(write: write, entry: .memberJoined(room: room, account: subscriber.accountName,
                                                                         timeMillis: now)))
@@ -462,7 +520,7 @@ final class ClusterShard: @unchecked Sendable {
                 switch item.write {
                 case .event(_, _, _, _, _, let reply):
                     reply.send(.failure(refusal))
-                case .join(_, _, let completion):
+                case .join(_, _, let completion), .joinRequest(_, _, _, let completion):
                     completion(.failure(refusal))
                 case .part:
                     partSettled(item.write)  // presence already ended; membership stays until a later PART is stored
@@ -499,9 +557,16 @@ final class ClusterShard: @unchecked Sendable {
             replies.forEach { $0() }
             replies.removeAll()
             try? state.apply(entry)
+            accessView.publish(state)
             subscribers[room.room, default: [:]][subscriber.subscriberID] = subscriber
             attachOtherConnections(of: subscriber, to: room)
             completion(.success(state.room(room)?.lastSeq ?? 0))
+        case (.joinRequest(_, let refusal, let requested, let completion), let entry):
+            try? state.apply(entry)
+            replies.append {
+                requested()
+                completion(.failure(refusal))
+            }
         case (.part, let entry):
             try? state.apply(entry)
             partSettled(item.write)
@@ -512,10 +577,12 @@ final class ClusterShard: @unchecked Sendable {
         case (.moderation(_, _, let completion), .event(let event)):
             // A room change is a room event: its members see it live, like any other.
             state.append(event, line: item.line!)
+            if event.kind == RoomChange.created { accessView.publish(state) }
             outbox.add(room: event.room.room, line: item.line!)
             replies.append { completion(.success(())) }
         case (.moderation(_, _, let completion), let entry):
             try? state.apply(entry)
+            accessView.publish(state)
             replies.append { completion(.success(())) }
         case (.mark(let room, let account, _, let completion), let entry):
             try? state.apply(entry)

@@ -51,6 +51,7 @@ extension JournalEntry {
         case .roleGranted(_, _, _, _, let time), .roleRevoked(_, _, _, _, let time), .inviteCreated(_, _, _, let time): time
         case .roomCreated(_, _, _, let time), .topicSet(_, _, _, let time), .muted(_, _, _, _, let time),
              .unmuted(_, _, _, let time), .membershipPolicy(_, _, _, let time), .memberApproved(_, _, _, let time): time
+        case .joinRequested(_, _, let time), .requestDenied(_, _, _, let time): time
         }
     }
 }

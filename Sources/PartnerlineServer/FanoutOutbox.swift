@@ -57,7 +57,9 @@ struct FanoutOutbox {
         for (queue, reply) in replies {
             perQueue[ObjectIdentifier(queue), default: QueueBlock(queue: queue)].replies.append(reply)
         }
-        for (_, entry) in perQueue {
+        // Blocks that carry replies go last: a poster's OK must not be out before every other member's
+        // lines are queued (a member told of the OK at once, e.g. by the poster, then sees them first).
+        for entry in perQueue.values.sorted(by: { $0.replies.isEmpty && !$1.replies.isEmpty }) {
             let deliveries = entry.deliveries
             let replies = entry.replies
             entry.queue.async {

@@ -69,6 +69,7 @@ public final class PartnerlineService: @unchecked Sendable {
 
     private func openAndListen() throws -> Endpoints {
         TransportSetup.ignoreSIGPIPE()
+        MemoryTrimmer.tuneHeap
         let fileLimit = TransportSetup.raiseOpenFileLimit()
         log.info("open file limit \(fileLimit): about \(max(0, fileLimit - 64)) connections")
 
@@ -91,12 +92,15 @@ public final class PartnerlineService: @unchecked Sendable {
         }
 
         let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
-        let accounts = AccountDirectory(registry: registry, journal: accountJournal, hasher: hasher,
-                                        pool: HashingPool(threads: config.passwords.hashingThreads),
+        // Each scrypt takes its 128 MiB from the heap: give the pages back once no hash is left.
+        let trimmer = MemoryTrimmer()
+        let pool = HashingPool(threads: config.passwords.hashingThreads, maxQueued: config.protection.hashing.maxQueued,
+                               onIdle: { trimmer.requestTrim() })
+        let accounts = AccountDirectory(registry: registry, journal: accountJournal, hasher: hasher, pool: pool,
                                         policy: config.registration.policy, inviteCodes: config.registration.inviteCodes)
         let context = ServiceContext(config: config, accounts: accounts, shards: shards, log: log, registry: self.registry,
                                      peerIsTrustedForPlaintext: peerIsTrustedForPlaintext, itemIndex: itemIndex,
-                                     online: online, clock: clock)
+                                     online: online, clock: clock, trimmer: trimmer)
         self.context = context
         log.info("loaded \(registry.accounts.count) accounts and \(shards.count) clusters; registration is \(config.registration.policy.rawValue)")
 

@@ -65,30 +65,155 @@ public struct PasswordHasher: Sendable {
     }
 }
 
-/// A small fixed set of serial queues for CPU-heavy work (password hashing), so a burst of logins
-/// never runs on the I/O queues and never uses more than `threads` hashes' worth of memory at once.
-public final class HashingPool: Sendable {
-    private let queues: [DispatchQueue]
-    private let counter = AtomicCounter()
+/// Who a password hash is for: one connection. At most one of its hashes waits or runs at a time,
+/// and once the connection has closed, its hash that has not started yet is dropped (a storm of
+/// REGISTER/LOGIN lines from connections that then vanish must not keep the pool busy for minutes).
+public final class HashingOwner: @unchecked Sendable {
+    private let lock = NSLock()
+    private var closed = false
+    private var hashing = false
 
-    public init(threads: Int) {
-        queues = (0..<max(1, threads)).map { DispatchQueue(label: "partnerline.hashing.\($0)", qos: .utility) }
+    public init() {}
+
+    /// The connection is gone: its hash that has not started will not run.
+    public func close() {
+        lock.lock()
+        closed = true
+        lock.unlock()
     }
 
-    public func run(_ work: @escaping @Sendable () -> Void) {
-        queues[Int(counter.next() % UInt64(queues.count))].async(execute: work)
+    var isClosed: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return closed
+    }
+
+    /// Takes the owner's one hashing slot; false while it holds it.
+    fileprivate func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if hashing { return false }
+        hashing = true
+        return true
+    }
+
+    fileprivate func release() {
+        lock.lock()
+        hashing = false
+        lock.unlock()
     }
 }
 
-/// A lock-protected counter for round-robin choices across threads.
-final class AtomicCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: UInt64 = 0
+/// CPU- and memory-heavy password hashing off the I/O queues: at most `threads` hashes run at
+/// once (each scrypt at N=2^17 takes 128 MiB), in arrival order from one bounded queue.
+/// - A hash whose owner has closed by the time its turn comes is dropped, not computed.
+/// - An owner has at most one hash waiting or running.
+/// - At most `maxQueued` hashes wait; beyond that `submit` refuses (the server is busy: the caller
+///   answers ERR RATE_LIMITED at once rather than make everyone wait longer).
+/// - When the last hash is done and none waits, `onIdle` runs (the service trims the heap then).
+public final class HashingPool: @unchecked Sendable {
+    public enum Refusal: Error, Equatable, Sendable {
+        /// `maxQueued` hashes already wait.
+        case busy
+        /// This owner already has a hash waiting or running.
+        case ownerBusy
+    }
 
-    func next() -> UInt64 {
+    /// What the pool has done, for the log and for tests.
+    public struct Counts: Equatable, Sendable {
+        public var completed = 0
+        public var dropped = 0
+        public var refused = 0
+        public var waiting = 0
+        public var running = 0
+    }
+
+    private struct Job {
+        let owner: HashingOwner
+        let run: @Sendable () -> Void
+        let drop: @Sendable () -> Void
+    }
+
+    public let threads: Int
+    public let maxQueued: Int
+    private let onIdle: @Sendable () -> Void
+    private let lock = NSLock()
+    private var queue: [Job] = []
+    private var queueHead = 0
+    private var counts = Counts()
+    private let workers = DispatchQueue(label: "partnerline.hashing", qos: .utility, attributes: .concurrent)
+
+    public init(threads: Int, maxQueued: Int = 16, onIdle: @escaping @Sendable () -> Void = {}) {
+        self.threads = max(1, threads)
+        self.maxQueued = max(1, maxQueued)
+        self.onIdle = onIdle
+    }
+
+    public var currentCounts: Counts {
         lock.lock()
         defer { lock.unlock() }
-        value &+= 1
-        return value
+        return counts
+    }
+
+    /// Queues `work` for `owner`; `then` gets its result once the owner's slot is free again (so
+    /// the owner may submit its next hash from there). `dropped` runs instead of both when the
+    /// owner closed before the work started. Returns why it was refused, or nil when queued.
+    public func submit<Result: Sendable>(for owner: HashingOwner, _ work: @escaping @Sendable () -> Result,
+                                         then: @escaping @Sendable (Result) -> Void,
+                                         dropped: @escaping @Sendable () -> Void = {}) -> Refusal? {
+        lock.lock()
+        if queue.count - queueHead >= maxQueued {
+            counts.refused += 1
+            lock.unlock()
+            return .busy
+        }
+        guard owner.claim() else {
+            counts.refused += 1
+            lock.unlock()
+            return .ownerBusy
+        }
+        queue.append(Job(owner: owner,
+                         run: { let result = work(); owner.release(); then(result) },
+                         drop: { owner.release(); dropped() }))
+        counts.waiting += 1
+        let startWorker = counts.running < threads
+        if startWorker { counts.running += 1 }
+        lock.unlock()
+        if startWorker { workers.async { [self] in drain() } }
+        return nil
+    }
+
+    /// One worker: takes jobs in order until none waits.
+    private func drain() {
+        while true {
+            lock.lock()
+            guard queueHead < queue.count else {
+                counts.running -= 1
+                let idle = counts.running == 0
+                queue.removeAll(keepingCapacity: false)
+                queueHead = 0
+                lock.unlock()
+                if idle { onIdle() }
+                return
+            }
+            let job = queue[queueHead]
+            queueHead += 1
+            counts.waiting -= 1
+            if queueHead > 64, queueHead * 2 > queue.count {
+                queue.removeFirst(queueHead)
+                queueHead = 0
+            }
+            let closed = job.owner.isClosed
+            if closed { counts.dropped += 1 }
+            lock.unlock()
+            if closed {
+                job.drop()
+            } else {
+                job.run()
+                lock.lock()
+                counts.completed += 1
+                lock.unlock()
+            }
+        }
     }
 }

@@ -27,7 +27,7 @@ extension ServerConfig {
                 maxDelayed = try c.decodeIfPresent(Int.self, forKey: .maxDelayed) ?? maxDelayed
             }
 
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case burst, ratePerSecond = "rate_per_second", botBurst = "bot_burst"
                 case botRatePerSecond = "bot_rate_per_second", maxDelayed = "max_delayed"
             }
@@ -52,7 +52,7 @@ extension ServerConfig {
                 maxTotal = try c.decodeIfPresent(Int.self, forKey: .maxTotal) ?? maxTotal
             }
 
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case maxPerAddress = "max_per_address", maxNewPerAddress = "max_new_per_address"
                 case newWindowSeconds = "new_window_seconds", maxTotal = "max_total"
             }
@@ -78,7 +78,7 @@ extension ServerConfig {
                 pingTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .pingTimeoutSeconds) ?? pingTimeoutSeconds
             }
 
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case handshakeSeconds = "handshake_seconds", registrationSeconds = "registration_seconds"
                 case idleSeconds = "idle_seconds", pingTimeoutSeconds = "ping_timeout_seconds"
             }
@@ -100,16 +100,33 @@ extension ServerConfig {
                 windowSeconds = try c.decodeIfPresent(Double.self, forKey: .windowSeconds) ?? windowSeconds
             }
 
-            enum CodingKeys: String, CodingKey {
+            enum CodingKeys: String, CodingKey, CaseIterable {
                 case maxFailuresPerAccount = "max_failures_per_account", maxFailuresPerAddress = "max_failures_per_address"
                 case windowSeconds = "window_seconds"
             }
+        }
+
+        /// The password-hashing queue (REGISTER and LOGIN), shared by every connection.
+        public struct Hashing: Sendable, Codable, Equatable {
+            /// Hashes waiting for a hashing thread (`passwords.hashing_threads`), in all; beyond
+            /// that REGISTER and LOGIN are answered ERR RATE_LIMITED (the server is busy).
+            public var maxQueued = 16
+
+            public init() {}
+
+            public init(from decoder: Decoder) throws {
+                let c = try decoder.container(keyedBy: CodingKeys.self)
+                maxQueued = try c.decodeIfPresent(Int.self, forKey: .maxQueued) ?? maxQueued
+            }
+
+            enum CodingKeys: String, CodingKey, CaseIterable { case maxQueued = "max_queued" }
         }
 
         public var flood = Flood()
         public var connections = Connections()
         public var timeouts = Timeouts()
         public var logins = Logins()
+        public var hashing = Hashing()
 
         public init() {}
 
@@ -119,9 +136,16 @@ extension ServerConfig {
             connections = try c.decodeIfPresent(Connections.self, forKey: .connections) ?? connections
             timeouts = try c.decodeIfPresent(Timeouts.self, forKey: .timeouts) ?? timeouts
             logins = try c.decodeIfPresent(Logins.self, forKey: .logins) ?? logins
+            hashing = try c.decodeIfPresent(Hashing.self, forKey: .hashing) ?? hashing
         }
 
-        enum CodingKeys: String, CodingKey { case flood, connections, timeouts, logins }
+        enum CodingKeys: String, CodingKey, CaseIterable { case flood, connections, timeouts, logins, hashing }
+
+        static let shape: ConfigShape = .section(CodingKeys.self, [
+            .flood: .section(Flood.CodingKeys.self), .connections: .section(Connections.CodingKeys.self),
+            .timeouts: .section(Timeouts.CodingKeys.self), .logins: .section(Logins.CodingKeys.self),
+            .hashing: .section(Hashing.CodingKeys.self),
+        ])
 
         func validate(maxQueuedCommands: Int) throws {
             guard flood.burst >= 1, flood.botBurst >= 1, flood.ratePerSecond > 0, flood.botRatePerSecond > 0 else {
@@ -142,6 +166,9 @@ extension ServerConfig {
             guard logins.maxFailuresPerAccount >= 1, logins.maxFailuresPerAddress >= 1, logins.windowSeconds > 0 else {
                 throw ConfigError("protection.logins: limits must be at least 1 and the window above 0")
             }
+            guard hashing.maxQueued >= 1 else {
+                throw ConfigError("protection.hashing.max_queued must be at least 1")
+            }
         }
     }
 
@@ -152,6 +179,8 @@ extension ServerConfig {
         /// (`openssl x509 -in bot.crt -noout -fingerprint -sha256`).
         public var sha256: String
         public var account: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case sha256, account }
 
         public init(sha256: String, account: String) {
             self.sha256 = sha256

@@ -26,7 +26,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         public var plainPort: Int?
         public var plainHost: String = "127.0.0.1"
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case host, tlsPort = "tls_port", plainPort = "plain_port", plainHost = "plain_host"
         }
     }
@@ -49,7 +49,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         /// Client certificates mapped to accounts; when empty the server asks for none.
         public var clientCertificates: [ClientCertificate] = []
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case certificate, privateKey = "private_key", clientCertificates = "client_certificates"
         }
     }
@@ -68,7 +68,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         /// Single-use codes accepted under the invite policy.
         public var inviteCodes: [String] = []
 
-        enum CodingKeys: String, CodingKey { case policy, inviteCodes = "invite_codes" }
+        enum CodingKeys: String, CodingKey, CaseIterable { case policy, inviteCodes = "invite_codes" }
     }
 
     public struct Passwords: Sendable, Codable, Equatable {
@@ -90,7 +90,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         /// Hashes computed at once (each scrypt at N=2^17 uses 128 MiB); hashing runs off the I/O queues.
         public var hashingThreads: Int = 2
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case scryptLog2N = "scrypt_log2_n", scryptR = "scrypt_r", scryptP = "scrypt_p"
             case hashingThreads = "hashing_threads"
         }
@@ -117,7 +117,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         /// Newest events per room kept in memory; HISTORY reaching further back reads the journal.
         public var historyWindow: Int = RoomState.defaultHistoryWindow
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case fsync, batchWindowMicros = "batch_window_micros", maxBatchRecords = "max_batch_records"
             case segmentMaxBytes = "segment_max_bytes", historyWindow = "history_window"
         }
@@ -140,7 +140,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         /// Commands a client may send ahead of their replies before the server drops it.
         public var maxQueuedCommands: Int = 256
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case maxLineLength = "max_line_length", maxOutboundBytes = "max_outbound_bytes"
             case maxQueuedCommands = "max_queued_commands"
         }
@@ -163,7 +163,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         /// How often the server looks for items to expire and reminders to post.
         public var sweepIntervalSeconds: Int = 60
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case reminderDays = "reminder_days", sweepIntervalSeconds = "sweep_interval_seconds"
         }
     }
@@ -182,6 +182,8 @@ public struct ServerConfig: Sendable, Codable, Equatable {
 
         public var name: String
         public var topic: String = ""
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, topic }
     }
 
     public struct Cluster: Sendable, Codable, Equatable {
@@ -201,6 +203,8 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         public var name: String
         public var description: String = ""
         public var rooms: [Room] = []
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, description, rooms }
     }
 
     public var serverName: String = "partnerline"
@@ -215,7 +219,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
     public var clusters: [Cluster] = []
     public var protection = Protection()
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case serverName = "server_name", dataDir = "data_dir", listen, tls, registration, passwords, journal
         case limits, clusters, items, protection
     }
@@ -248,15 +252,77 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         return try parse(yaml: text, source: path)
     }
 
+    /// Parses and validates a config. A key the config does not know (a typo such as `fsnyc:`) is
+    /// an error naming it, its section and the nearest known key, never a silent default.
     public static func parse(yaml: String, source: String = "config") throws -> ServerConfig {
+        let tree: Node?
+        do {
+            tree = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError("\(source): not valid YAML: \(error)")
+        }
+        if let tree {
+            let unknown = ConfigKeyCheck.unknownKeys(in: tree, shape: shape)
+            if !unknown.isEmpty {
+                throw ConfigError(unknown.map { "\(source): \($0)" }.joined(separator: "\n"))
+            }
+        }
         let config: ServerConfig
         do {
             config = try YAMLDecoder().decode(ServerConfig.self, from: yaml)
+        } catch let error as DecodingError {
+            throw ConfigError("\(source): \(Self.describe(error))")
         } catch {
             throw ConfigError("\(source): \(error)")
         }
         try config.validate()
         return config
+    }
+
+    /// Every key a config file may have, section by section (what `parse` checks against).
+    static let shape: ConfigShape = .section(CodingKeys.self, [
+        .listen: .section(Listen.CodingKeys.self),
+        .tls: .section(TLS.CodingKeys.self, [.clientCertificates: .list(.section(ClientCertificate.CodingKeys.self))]),
+        .registration: .section(Registration.CodingKeys.self),
+        .passwords: .section(Passwords.CodingKeys.self),
+        .journal: .section(Journal.CodingKeys.self),
+        .limits: .section(Limits.CodingKeys.self),
+        .items: .section(Items.CodingKeys.self),
+        .clusters: .list(.section(Cluster.CodingKeys.self, [.rooms: .list(.section(Room.CodingKeys.self))])),
+        .protection: Protection.shape,
+    ])
+
+    /// A decoding error as `section.key: what is wrong`, instead of the decoder's debug dump.
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            var text = ""
+            for key in keys {
+                if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+            }
+            return text.isEmpty ? "the config" : text
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)): expected \(Self.typeName(type)) (\(context.debugDescription))"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)): expected \(Self.typeName(type)), found nothing"
+        case .keyNotFound(let key, let context):
+            return "\(path(context.codingPath + [key])) is required"
+        case .dataCorrupted(let context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: "a whole number"
+        case is Double.Type: "a number"
+        case is String.Type: "text"
+        case is Bool.Type: "true or false"
+        default: "\(type)"
+        }
     }
 
     public func validate() throws {

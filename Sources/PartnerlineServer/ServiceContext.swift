@@ -31,8 +31,8 @@ final class ServiceContext: @unchecked Sendable {
     let sessionTimeouts: SessionClock.Timeouts
     /// One timeout sweeper per I/O queue, instead of a timer per session.
     let sweepers: SessionSweepers
-    /// Returns the memory freed after TLS handshakes to the system.
-    let trimmer = MemoryTrimmer()
+    /// Returns the memory freed after TLS handshakes, closed connections and password hashes to the system.
+    let trimmer: MemoryTrimmer
     /// Client certificate SHA-256 (lower-case hex) -> the account it may LOGIN as.
     let certificateAccounts: [String: String]
     /// Server-wide item ids and the cluster of each item.
@@ -45,7 +45,8 @@ final class ServiceContext: @unchecked Sendable {
     init(config: ServerConfig, accounts: AccountDirectory, shards: [ClusterShard], log: Logger, registry: SessionRegistry,
          peerIsTrustedForPlaintext: @escaping @Sendable (PeerAddress) -> Bool,
          itemIndex: ItemIndex = ItemIndex(), online: OnlineDirectory = OnlineDirectory(),
-         clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
+         clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }, trimmer: MemoryTrimmer = MemoryTrimmer()) {
+        self.trimmer = trimmer
         self.itemIndex = itemIndex
         self.online = online
         self.clock = clock
@@ -96,15 +97,32 @@ final class ServiceContext: @unchecked Sendable {
         }
     }
 
+    /// Open connections (tests wait for a close to have reached the server).
+    var sessionCount: Int { registry.all.count }
+
     func sessionEnded(_ session: Session, reason: CloseReason) {
         online.remove(session)
         registry.remove(session)
+        trimmer.requestTrim()   // what the connection held is free now: a storm's end must not keep it
     }
 
     /// Asks every shard the same question about its items and answers with the answers in shard order.
     func askEveryShard<T: Sendable>(_ question: @escaping @Sendable (ItemBook, ClusterState) -> T,
                                     reply: @escaping @Sendable ([T]) -> Void) {
-        let shards = self.shards   // one snapshot: a reload may add a cluster meanwhile
+        askShards(shards, question, reply: reply)   // one snapshot: a reload may add a cluster meanwhile
+    }
+
+    /// Tells the online sessions of `cluster`'s facilitators (and admins) something, as a NOTICE line.
+    func noticeModerators(of cluster: String, _ text: String) {
+        let line = ServerLine.notice(text)
+        for session in online.sessions(of: accounts.moderators(of: cluster), excluding: []) {
+            session.deliveryQueue.async { session.deliverOnQueue([line]) }
+        }
+    }
+
+    /// Asks `shards` (e.g. those of the caller's clusters) the same question; `reply` gets the answers in order.
+    func askShards<T: Sendable>(_ shards: [ClusterShard], _ question: @escaping @Sendable (ItemBook, ClusterState) -> T,
+                                reply: @escaping @Sendable ([T]) -> Void) {
         let collector = Collector<T>(count: shards.count, reply: reply)
         for (index, shard) in shards.enumerated() {
             shard.readItems(question) { collector.set(index, $0) }

@@ -55,6 +55,9 @@ extension Session {
         case .approve(let cluster, let target):
             moderate(request, cluster: cluster, target: target) { .approve(account: target) }
         case .invite(let cluster): invite(request, cluster: cluster)
+        case .requests(let cluster): requests(request, cluster: cluster)
+        case .deny(let cluster, let target):
+            moderate(request, cluster: cluster, target: target) { .deny(account: target) }
         }
     }
 
@@ -96,7 +99,7 @@ extension Session {
         guard !refusesPlaintextCredentials(request) else { return }
         beginAsync()
         service.accounts.register(account: name, password: password, organisation: organisation,
-                                  invite: invite) { [self] result in
+                                  invite: invite, owner: hashingOwner) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let account):
@@ -121,7 +124,7 @@ extension Session {
             return loginByCertificate(request, account: name)
         }
         beginAsync()
-        service.accounts.login(account: name, password: password) { [self] result in
+        service.accounts.login(account: name, password: password, owner: hashingOwner) { [self] result in
             onQueue { [self] in
                 loginFinished(request, name: name, result, byCertificate: false)
             }
@@ -137,6 +140,8 @@ extension Session {
             let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
             if role == .bot { useBotRate() }
             finish(request.ok([("account", account.name), ("role", role.rawValue)]))
+        case .failure(let error) where error.code == .rateLimited:
+            finish(request.err(error))   // the server was busy: no password was checked, no failure counted
         case .failure(let error):
             service.loginThrottle.recordFailure(account: name, address: addressKey)
             service.log.notice("failed login", metadata: ["account": "\(name)", "peer": "\(connection.peer)"])
@@ -182,20 +187,11 @@ extension Session {
         }
     }
 
-    /// The shard of a room's cluster, or answers the request with why not.
+    /// The shard of a room's cluster, or answers the request with why not. (The permission gate has
+    /// already checked that the room exists and that the caller may do this there.)
     func resolveRoom(_ request: Request, _ room: RoomName) -> ClusterShard? {
         guard let shard = service.shard(room.cluster) else {
             send(request.err(.noSuchCluster, "no cluster \(room.cluster); CLUSTERS lists them"))
-            return nil
-        }
-        return shard
-    }
-
-    /// The shard of a room the session must have joined.
-    private func resolveJoinedRoom(_ request: Request, _ room: RoomName) -> ClusterShard? {
-        guard let shard = resolveRoom(request, room) else { return nil }
-        guard joined.contains(room) else {
-            send(request.err(.notJoined, "JOIN \(room) first"))
             return nil
         }
         return shard
@@ -205,8 +201,10 @@ extension Session {
         guard let shard = resolveRoom(request, room) else { return }
         beginAsync()
         let name = account?.name ?? ""
+        let service = service
         shard.join(room: room, subscriber: self, moderates: privileges.moderates(room.cluster),
-                   invitedHere: service.accounts.invitedCluster(of: name) == room.cluster) { [self] result in
+                   invitedHere: service.accounts.invitedCluster(of: name) == room.cluster,
+                   requested: { service.noticeModerators(of: room.cluster, "\(name) asks to join \(room.cluster)") }) { [self] result in
             onQueue { [self] in
                 switch result {
                 case .success(let last):
@@ -220,7 +218,7 @@ extension Session {
     }
 
     private func part(_ request: Request, _ room: RoomName) {
-        guard let shard = resolveJoinedRoom(request, room) else { return }
+        guard let shard = resolveRoom(request, room) else { return }
         didPart(room)
         shard.part(room: room, subscriber: self)
         send(request.ok([("room", room.description)]))
@@ -247,7 +245,7 @@ extension Session {
     }
 
     private func say(_ request: Request, _ room: RoomName, text: String) {
-        guard let shard = resolveJoinedRoom(request, room), let account else { return }
+        guard let shard = resolveRoom(request, room), let account else { return }
         post(request, to: shard, room: room, actor: account.name, kind: "SAY", text: text)
     }
 
@@ -277,7 +275,7 @@ extension Session {
 
     private func history(_ request: Request, _ room: RoomName, after afterSeq: UInt64?, before beforeSeq: UInt64?,
                          limit requestedLimit: UInt64?) {
-        guard let shard = resolveJoinedRoom(request, room) else { return }
+        guard let shard = resolveRoom(request, room) else { return }
         let count = min(Int(requestedLimit ?? UInt64(ServiceContext.defaultHistoryLimit)), ServiceContext.maxHistoryLimit)
         beginAsync()
         shard.history(room: room, after: afterSeq, before: beforeSeq, limit: count) { [self] result in

@@ -135,7 +135,8 @@ extension Session {
 
     func search(_ request: Request, kind wanted: ItemKind?, words: [String]) {
         beginAsync()
-        service.askEveryShard({ book, _ in book.search(words, kind: wanted) }, reply: { [self] found in
+        service.askShards(service.shards.filter { maySee($0.name) }, { book, _ in book.search(words, kind: wanted) },
+                          reply: { [self] found in
             let items = found.flatMap { $0 }
             onQueue { [self] in
                 finish(items.flatMap { Self.itemLine(request, $0) } + request.ok([("count", String(items.count))]))
@@ -147,7 +148,8 @@ extension Session {
         guard let account else { return }
         let name = account.name
         beginAsync()
-        service.askEveryShard({ book, _ in book.matches(involving: name) }, reply: { [self] found in
+        service.askShards(service.shards.filter { maySee($0.name) }, { book, _ in book.matches(involving: name) },
+                          reply: { [self] found in
             let matches = found.flatMap { $0 }
             onQueue { [self] in
                 var lines: [UInt8] = []

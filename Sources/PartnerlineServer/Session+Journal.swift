@@ -4,18 +4,11 @@ import PartnerlineProtocol
 extension Session {
     /// `HEAD <cluster>` → `OK HEAD cluster=<c> records=<n> hash=<64 hex>`.
     func head(_ request: Request, cluster: String) {
-        guard let shard = service.shard(cluster), let account else {
-            return send(request.err(.noSuchCluster, "no cluster \(cluster); CLUSTERS lists them"))
-        }
+        guard let shard = resolveCluster(request, cluster) else { return }
         beginAsync()
-        shard.head(for: account) { [self] result in
+        shard.head { [self] head in
             onQueue { [self] in
-                switch result {
-                case .success(let head):
-                    finish(request.ok([("cluster", cluster), ("records", String(head.records)), ("hash", head.hashHex)]))
-                case .failure(let error):
-                    finish(request.err(error))
-                }
+                finish(request.ok([("cluster", cluster), ("records", String(head.records)), ("hash", head.hashHex)]))
             }
         }
     }

@@ -1,7 +1,7 @@
 import PartnerlineCore
 import PartnerlineProtocol
 
-/// NEWROOM, TOPIC, MUTE, UNMUTE, POLICY, APPROVE and INVITE. The permission gate has already checked
+/// NEWROOM, TOPIC, MUTE, UNMUTE, POLICY, APPROVE, DENY, REQUESTS and INVITE. The permission gate has already checked
 /// that the account facilitates the cluster (or is an admin); the cluster's state judges the rest.
 extension Session {
     /// NEWROOM and TOPIC: an action on a room of a cluster. Answers `OK <VERB> room=<room>`.
@@ -24,7 +24,7 @@ extension Session {
         run(request, action, on: shard, fields: fields)
     }
 
-    /// APPROVE: an action on an existing account in a cluster. Answers `OK APPROVE cluster=.. account=..`.
+    /// APPROVE and DENY: an action on an existing account in a cluster. Answers `OK <VERB> cluster=.. account=..`.
     func moderate(_ request: Request, cluster: String, target: String, _ action: () -> ModerationAction) {
         guard let shard = resolveCluster(request, cluster), existingAccount(request, target) else { return }
         run(request, action(), on: shard, fields: [("cluster", cluster), ("account", target)])
@@ -41,6 +41,22 @@ extension Session {
                 }
             }
         }
+    }
+
+    /// REQUESTS: `* REQUEST <account> time=<t> :<org>` per JOIN waiting for approval, oldest first.
+    func requests(_ request: Request, cluster: String) {
+        guard let shard = resolveCluster(request, cluster) else { return }
+        beginAsync()
+        shard.readItems({ _, state in state.orderedJoinRequests.map { ($0.account, $0.timeMillis) } }, reply: { [self] waiting in
+            let organisations = waiting.map { service.accounts.organisation(of: $0.0) }
+            onQueue { [self] in
+                var lines: [UInt8] = []
+                for ((account, time), org) in zip(waiting, organisations) {
+                    lines += request.data("REQUEST", [account], [("time", Timestamp.format(millis: time))], text: org)
+                }
+                finish(lines + request.ok([("cluster", cluster), ("count", String(waiting.count))]))
+            }
+        })
     }
 
     /// The shard of a cluster, or answers NO_SUCH_CLUSTER.

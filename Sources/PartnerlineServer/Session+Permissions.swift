@@ -12,6 +12,12 @@ extension Session {
                                    facts: SessionAccessFacts(session: self))
     }
 
+    /// Whether this session's account may see `cluster`'s content (a member, its facilitator, an admin):
+    /// what SEARCH and MATCHES filter their answers by.
+    func maySee(_ cluster: String) -> Bool {
+        account != nil && Permissions.maySee(cluster, privileges, SessionAccessFacts(session: self))
+    }
+
     /// The account's privileges now (after LOGIN; the gate has already checked there is one).
     var privileges: Privileges {
         account.flatMap { service.accounts.privileges(of: $0.name) } ?? Privileges(role: .member)
@@ -23,5 +29,10 @@ struct SessionAccessFacts: AccessFacts {
     let session: Session
 
     func clusterExists(_ cluster: String) -> Bool { session.service.shard(cluster) != nil }
+    func roomExists(_ room: RoomName) -> Bool { session.service.shard(room.cluster)?.accessView.roomExists(room.room) ?? false }
+    func cluster(of item: ItemID) -> String? { session.service.itemIndex.cluster(of: item) }
+    func isMember(of cluster: String) -> Bool {
+        session.service.shard(cluster)?.accessView.isMember(session.accountName) ?? false
+    }
     func hasJoined(_ room: RoomName) -> Bool { session.joined.contains(room) }
 }

@@ -32,6 +32,8 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     var refusal: ConnectionLimits.Refusal?
     /// Whether the connection limiter counts this connection (released when it closes).
     var admitted = false
+    /// This connection's claim on the password-hashing pool: one hash at a time, dropped once closed.
+    let hashingOwner = HashingOwner()
     /// SHA-256 (lower-case hex) of the client certificate, read once after the handshake.
     var clientCertificateFingerprint: String?
     private var busy = false
@@ -85,6 +87,7 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
 
     func connectionClosed(_ connection: Connection, reason: CloseReason) {
         closing = true
+        hashingOwner.close()   // a REGISTER/LOGIN hash not yet started is dropped
         waiting.removeAll()
         replyQueue.removeAll()
         pendingCommands = 0

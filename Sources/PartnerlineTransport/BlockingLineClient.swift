@@ -20,12 +20,14 @@ public final class BlockingLineClient {
 
     /// receiveBufferBytes: a fixed SO_RCVBUF (set before connect, so the TCP window stays small),
     /// for tests of clients that read slowly. certificatePath/privateKeyPath: a client certificate.
+    /// sourceHost: the local address to connect from (e.g. 127.0.3.7, to look like many hosts on loopback).
     public init(host: String, port: Int, tls: Bool, caFile: String? = nil, timeoutSeconds: Double = 10,
-                receiveBufferBytes: Int? = nil, certificatePath: String? = nil, privateKeyPath: String? = nil) throws {
+                receiveBufferBytes: Int? = nil, certificatePath: String? = nil, privateKeyPath: String? = nil,
+                sourceHost: String? = nil) throws {
         TransportSetup.ignoreSIGPIPE()
         isTLS = tls
         fd = try BlockingLineClient.connect(host: host, port: port, timeoutSeconds: timeoutSeconds,
-                                            receiveBufferBytes: receiveBufferBytes)
+                                            receiveBufferBytes: receiveBufferBytes, sourceHost: sourceHost)
         guard tls else { return }
         do {
             try startTLS(host: host, caFile: caFile, certificatePath: certificatePath, privateKeyPath: privateKeyPath)
@@ -39,7 +41,8 @@ public final class BlockingLineClient {
         close()
     }
 
-    private static func connect(host: String, port: Int, timeoutSeconds: Double, receiveBufferBytes: Int?) throws -> Int32 {
+    private static func connect(host: String, port: Int, timeoutSeconds: Double, receiveBufferBytes: Int?,
+                                sourceHost: String?) throws -> Int32 {
         let info = try Socket.resolve(host: host, port: port, passive: false)
         defer { freeaddrinfo(info) }
         var lastError = TransportError("connect \(host):\(port): no addresses")
@@ -59,6 +62,15 @@ public final class BlockingLineClient {
                 var size = Int32(clamping: receiveBufferBytes)
                 _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
             }
+            if let sourceHost {
+                do {
+                    try bind(fd, to: sourceHost, family: ai.ai_family)
+                } catch {
+                    lastError = error as? TransportError ?? TransportError("bind \(sourceHost)")
+                    _ = Glibc.close(fd)
+                    continue
+                }
+            }
             if Glibc.connect(fd, ai.ai_addr, ai.ai_addrlen) == 0 {
                 Socket.setNoDelay(fd)
                 return fd
@@ -67,6 +79,18 @@ public final class BlockingLineClient {
             _ = Glibc.close(fd)
         }
         throw lastError
+    }
+
+    /// Binds `fd` to `host` with any port, before connect.
+    private static func bind(_ fd: Int32, to host: String, family: Int32) throws {
+        let info = try Socket.resolve(host: host, port: 0, passive: false)
+        defer { freeaddrinfo(info) }
+        var cursor: UnsafeMutablePointer<addrinfo>? = info
+        while let ai = cursor?.pointee {
+            cursor = ai.ai_next
+            if ai.ai_family == family, Glibc.bind(fd, ai.ai_addr, ai.ai_addrlen) == 0 { return }
+        }
+        throw TransportError.posix("bind \(host)")
     }
 
     private func startTLS(host: String, caFile: String?, certificatePath: String?, privateKeyPath: String?) throws {

@@ -25,8 +25,8 @@ struct Serve: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: "The YAML config file.")
-    var config: String = "Config/partnerline.yaml"
+    @Option(name: .long, help: ArgumentHelp("The YAML config file (default: Config/partnerline.yaml in the current directory, else the built-in demo config).", valueName: "path"))
+    var config: String?
 
     @Option(name: .customLong("data-dir"), help: "Directory for journals and the self-signed certificate (overrides data_dir).")
     var dataDir: String?
@@ -54,12 +54,25 @@ struct Serve: ParsableCommand {
         }
         let log = Logger(label: "partnerline")
 
-        let source = ConfigSource(path: config, dataDir: dataDir, tlsPort: tlsPort, plainPort: plainPort, host: host)
+        let source = ConfigSource(origin: .resolve(explicit: config), dataDir: dataDir, tlsPort: tlsPort,
+                                  plainPort: plainPort, host: host)
         let settings: ServerConfig
         do {
             settings = try source.load()
         } catch {
-            throw ValidationError("\(error)")
+            // A config error is not a usage error: say what is wrong, without the usage text.
+            log.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        if case .builtInDemo = source.origin {
+            let here = FileManager.default.currentDirectoryPath
+            let journals = settings.dataDir.hasPrefix("/") ? settings.dataDir : here + "/" + settings.dataDir
+            log.notice("""
+                no \(DemoConfig.defaultPath) in \(here): running the built-in demo config (open registration, \
+                journals in \(journals)); --config PATH uses a file
+                """)
+        } else {
+            log.info("config from \(source.origin)")
         }
 
         let service = PartnerlineService(config: settings, logger: log)
@@ -79,7 +92,7 @@ struct Serve: ParsableCommand {
             do {
                 service.reload(try source.load())
             } catch {
-                log.error("reload: \(source.path) cannot be used, nothing changed: \(error)")
+                log.error("reload: \(source.origin) cannot be used, nothing changed: \(error)")
             }
         }
         FileHandle.standardOutput.write(Data((endpoints.listeningLine + "\n").utf8))
@@ -104,8 +117,8 @@ struct Admin: ParsableCommand {
     @Option(name: .long, help: "Display name of a new account.")
     var org: String?
 
-    @Option(name: .long, help: "The YAML config file.")
-    var config: String = "Config/partnerline.yaml"
+    @Option(name: .long, help: ArgumentHelp("The YAML config file (default: Config/partnerline.yaml in the current directory, else the built-in demo config).", valueName: "path"))
+    var config: String?
 
     @Option(name: .customLong("data-dir"), help: "The data directory (overrides data_dir).")
     var dataDir: String?
@@ -113,9 +126,10 @@ struct Admin: ParsableCommand {
     func run() throws {
         let settings: ServerConfig
         do {
-            settings = try ConfigSource(path: config, dataDir: dataDir).load()
+            settings = try ConfigSource(origin: .resolve(explicit: config), dataDir: dataDir).load()
         } catch {
-            throw ValidationError("\(error)")
+            FileHandle.standardError.write(Data("partnerline-server admin: \(error)\n".utf8))
+            throw ExitCode.failure
         }
         let password = readLine(strippingNewline: true).flatMap { $0.isEmpty ? nil : $0 }
         do {
@@ -171,14 +185,38 @@ enum SignalHandlers {
 
 /// The config file with the command line's overrides: read at start and again on SIGHUP.
 struct ConfigSource: Sendable {
-    var path: String
+    /// Where the settings come from.
+    enum Origin: Sendable, CustomStringConvertible {
+        /// A file: given with --config (it must exist), or Config/partnerline.yaml found in the current directory.
+        case file(String)
+        /// No --config and no Config/partnerline.yaml here: the demo config built into the binary.
+        case builtInDemo
+
+        static func resolve(explicit: String?) -> Origin {
+            if let explicit { return .file(explicit) }
+            return FileManager.default.fileExists(atPath: DemoConfig.defaultPath) ? .file(DemoConfig.defaultPath) : .builtInDemo
+        }
+
+        var description: String {
+            switch self {
+            case .file(let path): path
+            case .builtInDemo: "the built-in demo config"
+            }
+        }
+    }
+
+    var origin: Origin
     var dataDir: String?
     var tlsPort: Int?
     var plainPort: Int?
     var host: String?
 
     func load() throws -> ServerConfig {
-        var settings = try ServerConfig.load(path: path)
+        var settings: ServerConfig
+        switch origin {
+        case .file(let path): settings = try ServerConfig.load(path: path)
+        case .builtInDemo: settings = try ServerConfig.parse(yaml: DemoConfig.yaml, source: "the built-in demo config")
+        }
         if let dataDir { settings.dataDir = dataDir }
         if let tlsPort { settings.listen.tlsPort = tlsPort }
         if let plainPort { settings.listen.plainPort = plainPort }

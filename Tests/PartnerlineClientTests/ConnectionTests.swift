@@ -53,7 +53,7 @@ struct ConnectionTests {
     }
 
     @Test func answersPingByItself() async throws {
-        let server = try RealServer(protectionExtra: "  timeouts: { idle_seconds: 0.3, ping_timeout_seconds: 1.0 }")
+        let server = try RealServer(timeouts: "idle_seconds: 0.3, ping_timeout_seconds: 1.0")
         let client = try await PartnerlineConnection.connect(server.caOptions)
         try await client.registerAndLogin("quiet-bot")
         // The control: a raw client that does not answer is dropped for it.

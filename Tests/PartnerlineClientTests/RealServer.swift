@@ -51,11 +51,11 @@ final class RealServer: @unchecked Sendable {
         return ".build/debug/partnerline-server"
     }
 
-    /// Extra lines for the `protection:` section, indented four spaces (e.g. timeouts).
-    private let protectionExtra: String
+    /// More `protection.timeouts` keys, e.g. `idle_seconds: 0.3`.
+    private let timeouts: String
 
-    init(certificateNames: [String] = ["localhost", "127.0.0.1", "::1"], protectionExtra: String = "") throws {
-        self.protectionExtra = protectionExtra
+    init(certificateNames: [String] = ["localhost", "127.0.0.1", "::1"], timeouts: String = "") throws {
+        self.timeouts = timeouts
         certificate = try TestCertificate(in: dir.path, name: "server", altNames: certificateNames)
         try start()
     }
@@ -82,7 +82,8 @@ final class RealServer: @unchecked Sendable {
               flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
               connections: { max_per_address: 10000, max_new_per_address: 100000 }
               logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
-            \(protectionExtra)
+              # The whole test suite runs at once on few cores: handshakes can be slow.
+              timeouts: { handshake_seconds: 120\(timeouts.isEmpty ? "" : ", " + timeouts) }
             clusters:
               - name: c1
                 description: Test cluster

@@ -27,6 +27,49 @@ struct ClusterStateTests {
         #expect(room.lastTimeMillis == 3)
     }
 
+    /// Under approval a refused first JOIN leaves one request; APPROVE, DENY or joining ends it, and
+    /// only approval takes requests.
+    @Test func joinRequestsAreTakenOnceUnderApprovalAndEnded() throws {
+        var state = ClusterState(definition: definition)
+        let general = RoomName(cluster: "rural", room: "general")
+        #expect(state.joinRequest(account: "hull-food", timeMillis: 1) == nil)   // open: nothing to ask
+        try state.apply(.membershipPolicy(cluster: "rural", policy: .approval, by: "fac", timeMillis: 1))
+        #expect(state.joinRefusal(account: "hull-food", moderates: false, invitedHere: false)?.code == .forbidden)
+        #expect(state.joinRefusal(account: "hull-food", moderates: false, invitedHere: true) == nil)
+        let request = try #require(state.joinRequest(account: "hull-food", timeMillis: 5))
+        try state.apply(request)
+        #expect(state.joinRequest(account: "hull-food", timeMillis: 6) == nil)   // once
+        #expect(state.joinRefusal(account: "hull-food", moderates: false, invitedHere: false)?.message.contains("waiting") == true)
+        try state.apply(try #require(state.joinRequest(account: "york-mind", timeMillis: 4)))
+        #expect(state.orderedJoinRequests.map(\.account) == ["york-mind", "hull-food"])   // oldest first
+
+        guard case .success(.record(let denied)) = state.prepare(.deny(account: "hull-food"), by: "fac", timeMillis: 7) else {
+            Issue.record("DENY of a waiting request refused")
+            return
+        }
+        try state.apply(denied)
+        #expect(state.orderedJoinRequests.map(\.account) == ["york-mind"])
+        guard case .failure(let again) = state.prepare(.deny(account: "hull-food"), by: "fac", timeMillis: 8) else {
+            Issue.record("DENY without a request accepted")
+            return
+        }
+        #expect(again.code == .invalidState)
+        guard case .success(.record(let approved)) = state.prepare(.approve(account: "york-mind"), by: "fac", timeMillis: 9) else {
+            Issue.record("APPROVE refused")
+            return
+        }
+        try state.apply(approved)
+        #expect(state.orderedJoinRequests.isEmpty && state.clusterMembers.contains("york-mind"))
+        #expect(state.joinRequest(account: "york-mind", timeMillis: 10) == nil)   // a member asks nothing
+        // A request ends when the account joins (e.g. by a facilitator's invite), and the policy
+        // closing stops new ones.
+        try state.apply(try #require(state.joinRequest(account: "hull-food", timeMillis: 11)))
+        try state.apply(.memberJoined(room: general, account: "hull-food", timeMillis: 12))
+        #expect(state.orderedJoinRequests.isEmpty)
+        try state.apply(.membershipPolicy(cluster: "rural", policy: .closed, by: "fac", timeMillis: 13))
+        #expect(state.joinRequest(account: "leeds-aid", timeMillis: 14) == nil)
+    }
+
     @Test func keepsHistoryOfARoomNoLongerConfigured() throws {
         var state = ClusterState(definition: definition)
         let old = RoomName(cluster: "rural", room: "archive")

@@ -41,6 +41,24 @@ struct JournalEntryCodecTests {
         #expect(r == room && who == "boston-mind" && time == 7)
     }
 
+    @Test func joinRequestsRoundTrip() throws {
+        let request = JournalEntry.joinRequested(cluster: "rural", account: "hull-food", timeMillis: 5)
+        #expect(String(decoding: JournalEntryCodec.encode(request), as: UTF8.self)
+            == #"{"account":"hull-food","cluster":"rural","time":5,"type":"request"}"#)
+        guard case .joinRequested("rural", "hull-food", 5) = try JournalEntryCodec.decode(JournalEntryCodec.encode(request)) else {
+            Issue.record("not a request")
+            return
+        }
+        let deny = JournalEntry.requestDenied(cluster: "rural", account: "hull-food", by: "fac", timeMillis: 6)
+        guard case .requestDenied("rural", "hull-food", "fac", 6) = try JournalEntryCodec.decode(JournalEntryCodec.encode(deny)) else {
+            Issue.record("not a deny")
+            return
+        }
+        #expect(throws: JournalEntryDecodingError.self) {
+            try JournalEntryCodec.decode(Array(#"{"type":"request","time":1,"account":"a"}"#.utf8))
+        }
+    }
+
     @Test(arguments: [
         "", "not json", "{}", "{\"type\":\"event\",\"time\":1}", "{\"type\":\"martian\",\"time\":1}",
         "{\"type\":\"event\",\"time\":1,\"room\":\"no-slash\",\"seq\":1,\"actor\":\"a\",\"kind\":\"SAY\"}",

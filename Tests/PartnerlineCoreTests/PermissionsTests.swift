@@ -2,47 +2,63 @@ import PartnerlineCore
 import PartnerlineProtocol
 import Testing
 
-/// Every command x every role x joined / not joined, against a table written out by hand here
-/// (not derived from `Permissions.table`), so a change to who may do what shows up as a failure.
+/// Every command x every kind of caller x joined / not joined, against a table written out by hand
+/// here (not derived from `Command.access`), so a change to who may do what shows up as a failure.
+/// Cluster `rural` (room `rural/general`, items P1 and N1) is the one the commands name; `city`
+/// (item P2) is another.
 struct PermissionsTests {
     enum Who: String, CaseIterable {
-        case anonymous, member, bot, facilitatorHere, facilitatorElsewhere, admin
+        case anonymous, outsider, member, bot, facilitatorHere, facilitatorElsewhere, admin
 
         var privileges: Privileges? {
             switch self {
             case .anonymous: nil
-            case .member: Privileges(role: .member)
+            case .outsider, .member: Privileges(role: .member)
             case .bot: Privileges(role: .bot)
             case .facilitatorHere: Privileges(role: .member, facilitates: ["rural"])
             case .facilitatorElsewhere: Privileges(role: .member, facilitates: ["city"])
             case .admin: Privileges(role: .admin)
             }
         }
-    }
 
-    /// The expected outcome: nil is allowed, otherwise the error code.
-    static func expected(_ verb: String, _ who: Who, joined: Bool) -> ErrorCode? {
-        let anyone: Set = ["HELP", "PING", "PONG", "QUIT", "REGISTER", "LOGIN"]
-        let loggedIn: Set = ["CLUSTERS", "ROOMS", "JOIN", "PART", "WHO", "HEAD", "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS",
-                             "SHOW", "LIST", "SEARCH", "WATCH", "UNWATCH", "MATCHES"]
-        let joinedRoom: Set = ["SAY", "HISTORY", "NEED", "OFFER", "PROPOSE"]
-        if anyone.contains(verb) { return nil }
-        if who == .anonymous { return .authRequired }
-        if loggedIn.contains(verb) { return nil }
-        if joinedRoom.contains(verb) { return joined ? nil : .notJoined }
-        switch verb {
-        case "FUNDING":
-            guard [.bot, .facilitatorHere, .admin].contains(who) else { return .forbidden }
-            return joined ? nil : .notJoined
-        case "GRANT", "REVOKE", "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "INVITE", "POLICY", "APPROVE":
-            return [.facilitatorHere, .admin].contains(who) ? nil : .forbidden
-        default:
-            Issue.record("no expectation for \(verb)")
-            return .internal
+        /// Clusters the account is a member of (joined a room or approved).
+        var memberOf: Set<String> {
+            switch self {
+            case .member, .bot: ["rural"]
+            case .outsider, .facilitatorElsewhere: ["city"]
+            case .anonymous, .facilitatorHere, .admin: []
+            }
         }
     }
 
-    /// One command line per verb, naming cluster `rural` (its room `rural/general`).
+    /// The expected outcome: nil is allowed, otherwise the error code.
+    static func expected(_ verb: Verb, _ who: Who, joined: Bool) -> ErrorCode? {
+        let sees = [.member, .bot, .facilitatorHere, .admin].contains(who)
+        let moderates = [.facilitatorHere, .admin].contains(who)
+        switch verb {
+        case .help, .ping, .pong, .quit, .register, .login:
+            return nil
+        default:
+            if who == .anonymous { return .authRequired }
+        }
+        switch verb {
+        case .help, .ping, .pong, .quit, .register, .login:
+            return nil
+        case .clusters, .rooms, .join, .search, .watch, .unwatch, .matches:
+            return nil
+        case .who, .history, .list, .head, .back, .vote, .reply, .resolve, .status, .show:
+            return sees ? nil : .forbidden
+        case .part, .say, .need, .offer, .propose:
+            return !sees ? .forbidden : joined ? nil : .notJoined
+        case .funding:
+            guard sees, who == .bot || moderates else { return .forbidden }
+            return joined ? nil : .notJoined
+        case .grant, .revoke, .newRoom, .topic, .mute, .unmute, .invite, .policy, .approve, .requests, .deny:
+            return moderates ? nil : .forbidden
+        }
+    }
+
+    /// One command line per verb, naming cluster `rural`.
     static func sample(_ verb: Verb) -> String {
         switch verb {
         case .help: "HELP SAY"
@@ -52,7 +68,7 @@ struct PermissionsTests {
         case .register: "REGISTER someone correct-horse-battery"
         case .login: "LOGIN someone correct-horse-battery"
         case .clusters: "CLUSTERS"
-        case .rooms: "ROOMS"
+        case .rooms: "ROOMS rural"
         case .join: "JOIN rural/general"
         case .part: "PART rural/general"
         case .who: "WHO rural/general"
@@ -83,32 +99,68 @@ struct PermissionsTests {
         case .invite: "INVITE rural"
         case .policy: "POLICY rural open"
         case .approve: "APPROVE rural someone"
+        case .requests: "REQUESTS rural"
+        case .deny: "DENY rural someone"
         }
     }
 
     struct Facts: AccessFacts {
+        var memberOf: Set<String>
         var joined: Bool
         func clusterExists(_ cluster: String) -> Bool { ["rural", "city"].contains(cluster) }
+        func roomExists(_ room: RoomName) -> Bool { room.room == "general" }
+        func cluster(of item: ItemID) -> String? {
+            ["P1": "rural", "N1": "rural", "P2": "city"][item.description]
+        }
+        func isMember(of cluster: String) -> Bool { memberOf.contains(cluster) }
         func hasJoined(_ room: RoomName) -> Bool { joined }
     }
 
-    @Test func everyCommandEveryRoleJoinedOrNot() throws {
+    static func command(_ line: String) throws -> Command {
+        try Command.typed(try CommandParser().parse(Array(line.utf8)).get()).get()
+    }
+
+    static func refusal(_ line: String, _ who: Who, joined: Bool = false) throws -> DomainError? {
+        let command = try command(line)
+        return Permissions.refusal(command.access, verb: command.verb, privileges: who.privileges,
+                                   facts: Facts(memberOf: who.memberOf, joined: joined))
+    }
+
+    @Test func everyCommandEveryCallerJoinedOrNot() throws {
         var rows = 0
         for verb in Verb.allCases {
-            let parsed = try CommandParser().parse(Array(Self.sample(verb).utf8)).get()
-            let command = try Command.typed(parsed).get()
-            #expect(command.verb == verb)
+            #expect(try Self.command(Self.sample(verb)).verb == verb)
             for who in Who.allCases {
                 for joined in [false, true] {
-                    let got = Permissions.refusal(command.access, verb: verb, privileges: who.privileges,
-                                                  facts: Facts(joined: joined))?.code
-                    #expect(got == Self.expected(verb.rawValue, who, joined: joined), "\(verb) \(who) joined=\(joined)")
+                    let got = try Self.refusal(Self.sample(verb), who, joined: joined)?.code
+                    #expect(got == Self.expected(verb, who, joined: joined), "\(verb) \(who) joined=\(joined)")
                     rows += 1
                 }
             }
         }
-        #expect(rows == Verb.allCases.count * 12)
+        #expect(rows == Verb.allCases.count * 14)
         #expect(Grammar.v1.verbs == Verb.allCases.map(\.rawValue))
+    }
+
+    /// What a command names must exist before anything else is judged, and an item out of sight
+    /// answers exactly as one that does not exist.
+    @Test func scopeIsCheckedFirstAndItemsCannotBeProbed() throws {
+        #expect(try Self.refusal("SAY rural/nowhere hi", .outsider)?.code == .noSuchRoom)
+        #expect(try Self.refusal("SAY moon/general hi", .member)?.code == .noSuchCluster)
+        #expect(try Self.refusal("HEAD moon", .member)?.code == .noSuchCluster)
+        #expect(try Self.refusal("WHO rural/nowhere", .admin)?.code == .noSuchRoom)
+        #expect(try Self.refusal("JOIN rural/nowhere", .member)?.code == .noSuchRoom)
+        #expect(try Self.refusal("NEWROOM rural/nowhere", .facilitatorHere) == nil)
+        #expect(try Self.refusal("SAY rural/nowhere hi", .anonymous)?.code == .authRequired)
+        let absent = try Self.refusal("SHOW P9", .member)
+        let elsewhere = try Self.refusal("SHOW P2", .member)
+        #expect(absent?.code == .forbidden && elsewhere?.code == .forbidden)
+        #expect(absent?.message.replacingOccurrences(of: "P9", with: "P2") == elsewhere?.message)
+        #expect(try Self.refusal("SHOW P9", .admin)?.code == .noSuchItem)
+        #expect(try Self.refusal("SHOW P2", .admin) == nil)
+        #expect(try Self.refusal("VOTE P2 block", .facilitatorElsewhere) == nil)
+        #expect(try Self.refusal("GRANT someone bot", .facilitatorHere)?.code == .forbidden)
+        #expect(try Self.refusal("GRANT someone bot", .admin) == nil)
     }
 
     @Test func loginReportsFacilitatorForAMemberWhoFacilitates() {

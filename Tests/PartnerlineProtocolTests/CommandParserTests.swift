@@ -362,7 +362,7 @@ struct CommandParserTests {
             "JOIN", "PART", "WHO", "SAY", "HISTORY", "HEAD",
             "NEED", "OFFER", "PROPOSE", "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS", "FUNDING",
             "SHOW", "LIST", "SEARCH", "WATCH", "UNWATCH", "MATCHES", "GRANT", "REVOKE",
-            "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "INVITE", "POLICY", "APPROVE",
+            "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "INVITE", "POLICY", "APPROVE", "REQUESTS", "DENY",
         ])
         for verb in Grammar.v1.verbs {
             let syntax = Grammar.v1.syntax(for: verb)!

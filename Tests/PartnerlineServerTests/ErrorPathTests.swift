@@ -46,13 +46,24 @@ import Testing
             ("JOIN rural-east-midlands/nowhere", "ERR NO_SUCH_ROOM JOIN"),
             ("JOIN not-a-room-name", "ERR BAD_SYNTAX JOIN"),
             ("WHO rural-east-midlands/nowhere", "ERR NO_SUCH_ROOM WHO"),
-            ("SAY rural-east-midlands/general hello", "ERR NOT_JOINED SAY"),
-            ("HISTORY rural-east-midlands/general", "ERR NOT_JOINED HISTORY"),
-            ("PART rural-east-midlands/general", "ERR NOT_JOINED PART"),
+            // Not yet a member of the cluster: its rooms are closed to this account ...
+            ("SAY rural-east-midlands/general hello", "ERR FORBIDDEN SAY"),
+            ("HISTORY rural-east-midlands/general", "ERR FORBIDDEN HISTORY"),
+            ("PART rural-east-midlands/general", "ERR FORBIDDEN PART"),
+            // ... but a room that does not exist says so first.
+            ("SAY rural-east-midlands/nowhere hello", "ERR NO_SUCH_ROOM SAY"),
             ("SAY rural-east-midlands/general", "ERR BAD_SYNTAX SAY"),
             ("JOIN", "ERR BAD_SYNTAX JOIN"),
         ]
         for (line, expected) in cases {
+            let reply = try client.final(line)
+            #expect(reply.hasPrefix(expected), "\(line) -> \(reply)")
+        }
+        // A member of the cluster who has not joined this room: NOT_JOINED for posting and leaving.
+        try client.send("JOIN rural-east-midlands/purchasing")
+        for (line, expected) in [("SAY rural-east-midlands/general hello", "ERR NOT_JOINED SAY"),
+                                 ("PART rural-east-midlands/general", "ERR NOT_JOINED PART"),
+                                 ("HISTORY rural-east-midlands/general", "OK HISTORY")] {
             let reply = try client.final(line)
             #expect(reply.hasPrefix(expected), "\(line) -> \(reply)")
         }

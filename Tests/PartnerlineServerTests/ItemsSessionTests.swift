@@ -234,6 +234,7 @@ import Testing
         let server = try InProcessServer(config)
         let client = try server.client()
         try client.login("lincoln-aid")
+        try client.send("JOIN rural-east-midlands/purchasing")   // WHO is for members of the cluster
         #expect(try client.send("WHO \(room)").first == "* MEMBER boston-mind online=no :Org boston-mind")
     }
 }

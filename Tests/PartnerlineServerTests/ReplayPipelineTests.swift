@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import PartnerlineCore
 import PartnerlineProtocol
 @testable import PartnerlineServer
@@ -43,9 +45,44 @@ struct ReplayPipelineTests {
         #expect(try pipeline.finish().accounts == ["x"])
     }
 
-    @Test func cancelEndsTheFold() throws {
-        let pipeline = ReplayPipeline(state: Seen()) { _, _ in }
+    /// `cancel` (the journal read failed) drops what is not yet folded and returns only once the
+    /// folding thread has ended: the fold is held inside its first entry, so a `cancel` that did not
+    /// wait would return while it is held, and one that handed the fold the partial chunk it never
+    /// sent would let entries past the first two chunks be folded.
+    @Test func cancelDropsTheRestAndReturnsOnceTheFoldHasEnded() throws {
+        let started = DispatchSemaphore(value: 0)
+        let gate = DispatchSemaphore(value: 0)
+        let cancelReturned = Locked(false)
+        let foldedAfterCancel = Locked(0)
+        let pipeline = ReplayPipeline(state: Seen()) { state, entry in
+            guard case .memberJoined(_, let account, _) = entry else { return }
+            if state.accounts.isEmpty {
+                started.signal()
+                gate.wait()
+            }
+            if cancelReturned.withLock({ $0 }) { foldedAfterCancel.withLock { $0 += 1 } }
+            state.accounts.append(account)
+        }
+        // Two full chunks (1024 entries each) go to the fold; the last 952 wait in the partial chunk.
         for n in 0..<3000 { try pipeline.add(entry(n)) }
-        pipeline.cancel()   // returns once the folding thread has ended
+        #expect(started.wait(timeout: .now() + 30) == .success, "the fold started")
+
+        let cancelled = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            pipeline.cancel()
+            cancelReturned.withLock { $0 = true }
+            cancelled.signal()
+        }
+        // Not a timed assertion of speed: a correct cancel cannot return at all while the fold is
+        // held, so this wait only ever sees a wrong one.
+        #expect(cancelled.wait(timeout: .now() + 0.3) == .timedOut, "cancel returned while the fold was still running")
+        gate.signal()
+        #expect(cancelled.wait(timeout: .now() + 30) == .success, "cancel returned once the fold ended")
+
+        #expect(foldedAfterCancel.withLock { $0 } == 0)
+        // What was folded is a prefix of what was sent, and never the partial chunk cancel dropped.
+        let folded = try pipeline.finish().accounts
+        #expect(!folded.isEmpty && folded.count <= 2048, "folded \(folded.count) entries")
+        #expect(folded == (0..<folded.count).map { "a\($0)" })
     }
 }

@@ -16,14 +16,16 @@ final class ServerProcess {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()
         }
-        return ".build/debug/partnerline-server"
+        return FileManager.default.currentDirectoryPath + "/.build/debug/partnerline-server"
     }
 
-    init(config: String, arguments: [String] = [], logDir: String) throws {
+    /// `config: nil` passes no `--config`; `workingDirectory` runs it elsewhere than the tests' directory.
+    init(config: String?, arguments: [String] = [], logDir: String, workingDirectory: String? = nil) throws {
         stderrFile = logDir + "/server-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
         process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-        process.arguments = ["--config", config, "--tls-port", "0"] + arguments
+        process.arguments = (config.map { ["--config", $0] } ?? []) + ["--tls-port", "0"] + arguments
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: stderrFile)
         try process.run()

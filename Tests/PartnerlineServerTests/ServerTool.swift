@@ -11,10 +11,11 @@ enum ServerTool {
     }
 
     /// Runs to the end; a run still going after `timeoutSeconds` is killed (a hang guard, not a timing check).
-    static func run(_ arguments: [String], timeoutSeconds: Int = 120) throws -> Run {
+    static func run(_ arguments: [String], timeoutSeconds: Int = 120, workingDirectory: String? = nil) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: ServerProcess.binaryPath)
         process.arguments = arguments
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

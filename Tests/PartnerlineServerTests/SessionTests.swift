@@ -63,7 +63,14 @@ import Testing
             try (n % 2 == 0 ? alice : bob).send("SAY \(room) message \(n)")
         }
         // Bob saw his own events in his replies; read the rest of the live stream up to PING's OK.
-        try bob.send("PING")
+        // Alice's last event reaches Bob's connection on its own (the shard hands each connection
+        // its block separately), possibly after a PING sent the moment Alice got her OK: ask again
+        // until 20 events have come (a bound against hanging, not a time).
+        for _ in 0..<200 {
+            try bob.send("PING")
+            if bob.events.count >= 20 { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
         let seen = bob.events.map { $0.split(separator: " ")[2] }
         #expect(seen.map { Int($0)! } == Array(1...20))
         let who = try alice.send("WHO \(room)")
@@ -79,6 +86,7 @@ import Testing
         alice.close()
         let bob = try server.client()
         try bob.login("lincoln-aid")
+        try bob.send("JOIN rural-east-midlands/purchasing")   // WHO is for members of the cluster
         var who: [String] = []
         // Alice's close reaches the server asynchronously: ask until she shows offline.
         for _ in 0..<200 {
@@ -121,14 +129,14 @@ import Testing
         #expect(try client.final("HISTORY \(room) limit=9999") == "OK HISTORY room=\(room) count=12 more=no")
     }
 
-    @Test func ipv6Listener() throws {
+    /// Skipped only when a plain socket cannot bind [::1] (decided without the server's code);
+    /// where it can, a server that fails to listen on ::1 fails this test.
+    @Test(.enabled(if: IPv6Loopback.isAvailable, IPv6Loopback.absentReason))
+    func ipv6Listener() throws {
         let dir = TempDir()
         var config = TestConfig.make(dataDir: dir.path, plain: false)
         config.listen.host = "::1"
-        guard let server = try? InProcessServer(config) else {
-            // No IPv6 loopback on this machine: nothing to test.
-            return
-        }
+        let server = try InProcessServer(config)
         #expect(server.endpoints.listeningLine.hasPrefix("listening tls=[::1]:"))
         let client = try TestClient(host: "::1", port: server.tlsPort, tls: true)
         #expect(try client.final("PING v6") == "OK PING :v6")

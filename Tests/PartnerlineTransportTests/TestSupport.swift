@@ -229,10 +229,6 @@ func runProcess(_ executable: String, _ arguments: [String], input: Data? = nil)
     return (process.terminationStatus, text)
 }
 
-func hasIPv6Loopback() -> Bool {
-    (try? Listener(host: "::1", port: 0, tls: nil, queues: IOQueuePool(count: 1)) { _ in }) != nil
-}
-
 struct UncheckedBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }

@@ -123,7 +123,7 @@ struct TransportTests {
         #expect(server.recorder.waitForCloses(count: 1) == [.peerClosed])
     }
 
-    @Test(.enabled(if: hasIPv6Loopback(), "no IPv6 loopback on this machine"))
+    @Test(.enabled(if: IPv6Loopback.isAvailable, IPv6Loopback.absentReason))
     func ipv6Loopback() throws {
         let certs = try CertFixture()
         let server = try EchoServer(host: "::1", tls: try certs.context())
@@ -135,7 +135,7 @@ struct TransportTests {
         #expect(server.recorder.waitForCloses(count: 1) == [.peerClosed])
     }
 
-    @Test(.enabled(if: hasIPv6Loopback(), "no IPv6 loopback on this machine"))
+    @Test(.enabled(if: IPv6Loopback.isAvailable, IPv6Loopback.absentReason))
     func dualStackListenerAcceptsIPv4() throws {
         let seen = Locked<[PeerAddress]>([])
         let listener = try Listener(host: "::", port: 0, tls: nil, queues: IOQueuePool(count: 1)) { connection in
