@@ -51,6 +51,9 @@ let package = Package(
         ),
         // Client side: line splitting, server-line parsing, command encoding (bots, the bench).
         .target(name: "PartnerlineClient", dependencies: ["PartnerlineProtocol", "PartnerlineTransport"]),
+        // The ~20-line bot of the client library's DocC catalog, built so the docs cannot rot
+        // (PartnerlineClientTests checks the article shows exactly this file and runs it).
+        .executableTarget(name: "partnerline-echo-bot", dependencies: ["PartnerlineClient"]),
         // The benchmark scenarios (load clients, server launcher, /proc probes, reports).
         .target(
             name: "PartnerlineBench",
@@ -114,7 +117,7 @@ let package = Package(
         // The client library against the writer, scripted lines and the real server binary over TLS.
         .testTarget(
             name: "PartnerlineClientTests",
-            dependencies: ["PartnerlineClient", "PartnerlineTransport", "partnerline-server"]
+            dependencies: ["PartnerlineClient", "PartnerlineTransport", "partnerline-server", "partnerline-echo-bot"]
         ),
         .testTarget(
             name: "PartnerlineBenchTests",

@@ -74,6 +74,8 @@ public actor PartnerlineSession {
     private var stopping = false
     private var everConnected = false
     public private(set) var state: SessionState = .connecting(attempt: 0)
+    /// SHA-256 of the certificate of the server connected to last (nil before, or for plaintext).
+    public private(set) var serverFingerprint: String?
 
     /// `cursors`: the last seq seen per room, from an earlier run (see `cursors`), so missed
     /// events are delivered also across restarts of this program. `password` is `*` for a
@@ -151,6 +153,7 @@ public actor PartnerlineSession {
                 // callers may send while the missed events are fetched.
                 let step = await attach(connection, login: login)
                 self.connection = connection
+                serverFingerprint = connection.serverFingerprint
                 emitState(everConnected ? .back : .connected(connection.hello))
                 everConnected = true
                 emit(step.outputs)

@@ -38,6 +38,8 @@ public enum Command: Sendable, Equatable {
     case who(RoomName)
     case say(RoomName, text: String)
     case history(RoomName, after: UInt64?, before: UInt64?, limit: UInt64?)
+    /// 1.1: move the account's read marker in the room forward to `seq`.
+    case mark(RoomName, seq: UInt64)
     case head(cluster: String)
     // Items.
     case need(RoomName, ItemPost)
@@ -84,6 +86,7 @@ public enum Command: Sendable, Equatable {
         case .who: .who
         case .say: .say
         case .history: .history
+        case .mark: .mark
         case .head: .head
         case .need: .need
         case .offer: .offer
@@ -137,8 +140,8 @@ public enum Command: Sendable, Equatable {
         case .back(let id, _), .vote(let id, _, _), .reply(let id, _), .resolve(let id, _), .status(let id, _, _),
              .show(let id):
             AccessRule(.item(id), .clusterMember)
-        // Posting, and leaving: the room itself.
-        case .part(let room), .say(let room, _),
+        // Posting, leaving and read markers (MARK): the room itself.
+        case .part(let room), .say(let room, _), .mark(let room, _),
              .need(let room, _), .offer(let room, _), .propose(let room, _):
             AccessRule(.room(room), .roomMember)
         case .funding(let room, _):
@@ -169,7 +172,7 @@ extension Verb {
         switch self {
         case .say:
             true
-        case .help, .ping, .pong, .quit, .register, .login, .clusters, .rooms, .join, .part, .who, .history, .head,
+        case .help, .ping, .pong, .quit, .register, .login, .clusters, .rooms, .join, .part, .who, .history, .mark, .head,
              .need, .offer, .propose, .back, .vote, .reply, .resolve, .status, .funding, .show, .list, .search,
              .watch, .unwatch, .matches, .grant, .revoke, .newRoom, .topic, .mute, .unmute, .invite, .policy, .approve,
              .requests, .deny:
@@ -277,6 +280,13 @@ private struct Reader {
             return .history(room, after: try number("after", in: 0...UInt64(Int64.max)),
                             before: try number("before", in: 0...UInt64(Int64.max)),
                             limit: try number("limit", in: 1...UInt64(Int.max)))
+        case .mark:
+            let room = try room()
+            let raw = argument(1)
+            guard raw.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let seq = UInt64(raw), seq <= UInt64(Int64.max) else {
+                throw DomainError(.badSyntax, "MARK <room> <seq>: seq is a whole number, the last event you have read")
+            }
+            return .mark(room, seq: seq)
         case .head: return .head(cluster: argument(0))
         case .need: return .need(try room(), post)
         case .offer: return .offer(try room(), post)
@@ -292,11 +302,11 @@ private struct Reader {
         case .reply: return .reply(try item(Set(ItemKind.allCases)), text: requiredText)
         case .resolve: return .resolve(try item([.need, .offer]), note: text)
         case .status:
-            let id = try item([.proposal])
-            guard let status = ItemStatus(rawValue: argument(1).lowercased()),
-                  ItemStatus.proposalTargets.contains(status)
-            else {
-                throw DomainError(.badSyntax, "a proposal's status is open, submitted, won, lost or withdrawn")
+            let id = try item([.proposal, .funding])
+            let targets = id.kind == .funding ? ItemStatus.fundingTargets : ItemStatus.proposalTargets
+            guard let status = ItemStatus(rawValue: argument(1).lowercased()), targets.contains(status) else {
+                throw DomainError(.badSyntax, id.kind == .funding ? "a funding alert's status is closed or open"
+                                  : "a proposal's status is open, submitted, won, lost or withdrawn")
             }
             return .status(id, status, note: text)
         case .show: return .show(try item(Set(ItemKind.allCases)))

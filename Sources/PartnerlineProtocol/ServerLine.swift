@@ -111,6 +111,17 @@ public enum ServerLine {
         return w.finish()
     }
 
+    /// `READ <room> <seq>` (1.1): another connection of this account moved its read marker in `room`.
+    public static func read(room: String, seq: UInt64) -> [UInt8] {
+        var w = LineWriter()
+        w.word("READ")
+        w.space()
+        w.argument(room)
+        w.space()
+        w.argument(String(seq))
+        return w.finish()
+    }
+
     /// `NOTICE :<text>`
     public static func notice(_ text: String) -> [UInt8] {
         var w = LineWriter()

@@ -15,6 +15,7 @@ public enum Verb: String, CaseIterable, Sendable {
     case who = "WHO"
     case say = "SAY"
     case history = "HISTORY"
+    case mark = "MARK"
     case head = "HEAD"
     // Needs, offers, proposals and funding alerts (issue 3).
     case need = "NEED"
@@ -114,6 +115,11 @@ public enum Verb: String, CaseIterable, Sendable {
                 verb: rawValue, required: ["room"], options: ["after", "before", "limit"],
                 usage: "HISTORY <room> [after=<seq>] [before=<seq>] [limit=<n>]",
                 summary: "replay stored events oldest first (default limit 50, max 500)")
+        case .mark:
+            CommandSyntax(
+                verb: rawValue, required: ["room", "seq"],
+                usage: "MARK <room> <seq>",
+                summary: "say you have read a room up to seq (only ever forward); your other connections get READ")
         case .head:
             CommandSyntax(
                 verb: rawValue, required: ["cluster"],
@@ -158,14 +164,14 @@ public enum Verb: String, CaseIterable, Sendable {
         case .status:
             CommandSyntax(
                 verb: rawValue, required: ["id", "status"], text: .optional,
-                usage: "STATUS <P-id> open|submitted|won|lost|withdrawn [note]",
-                summary: "move a proposal along (its lead or a facilitator)")
+                usage: "STATUS <P-id> open|submitted|won|lost|withdrawn [note] | STATUS <F-id> closed|open [note]",
+                summary: "move a proposal along (its lead or a facilitator), or close a funding alert early and reopen it (its poster or a facilitator)")
         case .funding:
             CommandSyntax(
-                verb: rawValue, required: ["room"], options: ["funder", "amount", "deadline", "url", "tags"],
+                verb: rawValue, required: ["room"], options: ["funder", "amount", "deadline", "url", "tags", "ref"],
                 requiredOptions: ["funder"], text: .required,
-                usage: "FUNDING <room> funder=\"..\" [amount=..] [deadline=YYYY-MM-DD] [url=..] [tags=a,b] <title>",
-                summary: "post a funding alert (bots and facilitators); the reply gives its id F<n>")
+                usage: "FUNDING <room> funder=\"..\" [amount=..] [deadline=YYYY-MM-DD] [url=..] [tags=a,b] [ref=<key>] <title>",
+                summary: "post a funding alert (bots and facilitators); the reply gives its id F<n>; a ref= the cluster knows stores nothing and answers duplicate=yes")
         case .show:
             CommandSyntax(
                 verb: rawValue, required: ["id"],

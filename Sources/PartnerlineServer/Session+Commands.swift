@@ -25,6 +25,7 @@ extension Session {
         case .say(let room, let text): say(request, room, text: text)
         case .history(let room, let after, let before, let limit):
             history(request, room, after: after, before: before, limit: limit)
+        case .mark(let room, let seq): mark(request, room, seq: seq)
         case .head(let cluster): head(request, cluster: cluster)
         case .need(let room, let post): postItem(request, .need, room, post)
         case .offer(let room, let post): postItem(request, .offer, room, post)
@@ -139,7 +140,7 @@ extension Session {
             service.online.add(self)
             let role = service.accounts.privileges(of: account.name)?.displayRole ?? account.role
             if role == .bot { useBotRate() }
-            finish(request.ok([("account", account.name), ("role", role.rawValue)]))
+            resume(request, okFields: [("account", account.name), ("role", role.rawValue)])
         case .failure(let error) where error.code == .rateLimited:
             finish(request.err(error))   // the server was busy: no password was checked, no failure counted
         case .failure(let error):
@@ -173,14 +174,15 @@ extension Session {
             shards = [shard]
         }
         beginAsync()
-        service.summaries(of: shards) { [self] summaries in
+        service.summaries(of: shards, for: account?.name) { [self] summaries in
             onQueue { [self] in
                 var reply: [UInt8] = []
                 var count = 0
                 for room in summaries.flatMap(\.rooms) {
                     count += 1
-                    reply += request.data("ROOM", [room.name.description],
-                                          [("members", String(room.members)), ("last", String(room.lastSeq))], text: room.topic)
+                    var fields = [("members", String(room.members)), ("last", String(room.lastSeq))]
+                    if let read = room.read { fields.append(("read", String(read))) }   // rooms one is a member of
+                    reply += request.data("ROOM", [room.name.description], fields, text: room.topic)
                 }
                 finish(reply + request.ok([("count", String(count))]))
             }

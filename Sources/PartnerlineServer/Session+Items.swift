@@ -13,6 +13,7 @@ extension Session {
         let funder = ItemOptions.shortValue("funder", options["funder"])
         let amount = ItemOptions.shortValue("amount", options["amount"])
         let url = ItemOptions.shortValue("url", options["url"])
+        let ref = ItemOptions.shortValue("ref", options["ref"])
         var answers: ItemID?
         if let raw = options["funding"] {
             switch ItemOptions.id(raw, of: [.funding], for: "funding=") {
@@ -24,18 +25,31 @@ extension Session {
             }
         }
         guard case .success(let tagList) = tags, case .success(let until) = date, case .success(let funderText) = funder,
-              case .success(let amountText) = amount, case .success(let urlText) = url
+              case .success(let amountText) = amount, case .success(let urlText) = url, case .success(let refText) = ref
         else {
             for case .failure(let error) in [tags.map { _ in () }, date.map { _ in () }, funder.map { _ in () },
-                                              amount.map { _ in () }, url.map { _ in () }] {
+                                              amount.map { _ in () }, url.map { _ in () }, ref.map { _ in () }] {
                 return send(request.err(error))
             }
             return
         }
-        let id = service.itemIndex.allocate(kind, in: room.cluster)
-        let draft = ItemDraft(id: id, room: room, tags: tagList, date: until, text: post.text,
-                              funder: funderText, amount: amountText, url: urlText, answers: answers)
-        runItemAction(request, .create(draft), on: shard, actor: account.name, cluster: room.cluster)
+        let answering = answers
+        let create: @Sendable (Session) -> Void = { session in
+            let id = session.service.itemIndex.allocate(kind, in: room.cluster)
+            let draft = ItemDraft(id: id, room: room, tags: tagList, date: until, text: post.text,
+                                  funder: funderText, amount: amountText, url: urlText, answers: answering, ref: refText)
+            session.runItemAction(request, .create(draft), on: shard, actor: account.name, cluster: room.cluster)
+        }
+        guard let refText else { return create(self) }
+        // A ref the cluster knows answers at once, without using up an item id. (The shard judges
+        // again when storing, so two alerts with one ref racing past this look still store one.)
+        beginAsync()
+        shard.readItems({ book, _ in book.fundingAlert(ref: refText) }, reply: { [self] first in
+            onQueue { [self] in
+                guard let first else { return create(self) }
+                finish(request.ok([("id", first.id.description), ("seq", String(first.seq)), ("duplicate", "yes")]))
+            }
+        })
     }
 
     /// BACK, VOTE, REPLY, RESOLVE and STATUS: an action on an existing item, run on its cluster's shard.
@@ -50,7 +64,7 @@ extension Session {
 
     /// Sends the action to the item's shard; answers `OK <VERB> id=.. [room=..] seq=..` once durable
     /// (the poster's EV, as a room member, has been queued before).
-    private func runItemAction(_ request: Request, _ action: ItemAction, on shard: ClusterShard, actor: String, cluster: String) {
+    func runItemAction(_ request: Request, _ action: ItemAction, on shard: ClusterShard, actor: String, cluster: String) {
         beginAsync()
         shard.items(action, actor: actor, moderates: privileges.moderates(cluster)) { [self] result in
             onQueue { [self] in

@@ -48,7 +48,7 @@ struct PermissionsTests {
             return nil
         case .who, .history, .list, .head, .back, .vote, .reply, .resolve, .status, .show:
             return sees ? nil : .forbidden
-        case .part, .say, .need, .offer, .propose:
+        case .part, .say, .mark, .need, .offer, .propose:
             return !sees ? .forbidden : joined ? nil : .notJoined
         case .funding:
             guard sees, who == .bot || moderates else { return .forbidden }
@@ -74,6 +74,7 @@ struct PermissionsTests {
         case .who: "WHO rural/general"
         case .say: "SAY rural/general hello"
         case .history: "HISTORY rural/general"
+        case .mark: "MARK rural/general 0"
         case .head: "HEAD rural"
         case .need: "NEED rural/general Chairs"
         case .offer: "OFFER rural/general Tables"

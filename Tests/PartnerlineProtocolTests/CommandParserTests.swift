@@ -359,7 +359,7 @@ struct CommandParserTests {
     @Test func v1HasTheCoreAndItemCommands() {
         #expect(Grammar.v1.verbs == [
             "HELP", "PING", "PONG", "QUIT", "REGISTER", "LOGIN", "CLUSTERS", "ROOMS",
-            "JOIN", "PART", "WHO", "SAY", "HISTORY", "HEAD",
+            "JOIN", "PART", "WHO", "SAY", "HISTORY", "MARK", "HEAD",
             "NEED", "OFFER", "PROPOSE", "BACK", "VOTE", "REPLY", "RESOLVE", "STATUS", "FUNDING",
             "SHOW", "LIST", "SEARCH", "WATCH", "UNWATCH", "MATCHES", "GRANT", "REVOKE",
             "NEWROOM", "TOPIC", "MUTE", "UNMUTE", "INVITE", "POLICY", "APPROVE", "REQUESTS", "DENY",

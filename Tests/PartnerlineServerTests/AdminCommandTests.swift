@@ -31,7 +31,7 @@ import Testing
 
         let server = try ServerProcess(config: config, logDir: dir.path)
         let client = try TestClient(port: server.tlsPort, tls: true)
-        #expect(try client.final("LOGIN ops-team a-long-admin-password") == "OK LOGIN account=ops-team role=admin")
+        #expect(try client.final("LOGIN ops-team a-long-admin-password") == "OK LOGIN account=ops-team role=admin rooms=0")
         let hall = try TestClient(port: server.tlsPort, tls: true)
         try hall.login("village-hall")
         hall.close()
@@ -47,7 +47,7 @@ import Testing
         #expect(text.contains("granted admin to village-hall"))
         let again = try ServerProcess(config: config, logDir: dir.path)
         let member = try TestClient(port: again.tlsPort, tls: true)
-        #expect(try member.final("LOGIN village-hall correct-horse-battery") == "OK LOGIN account=village-hall role=admin")
+        #expect(try member.final("LOGIN village-hall correct-horse-battery") == "OK LOGIN account=village-hall role=admin rooms=0")
         let (missing, why) = try Self.runAdmin(["brand-new", "--config", config, "--data-dir", dir.path + "/other"], input: "")
         #expect(missing != 0 && why.contains("password"))
         member.close()

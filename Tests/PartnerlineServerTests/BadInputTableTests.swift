@@ -99,7 +99,7 @@ import Testing
         for name in ["good-name", "boston-mind-2"] {
             #expect(try client.final("LOGIN \(name) correct-horse-battery").hasPrefix("ERR AUTH_FAILED"))
         }
-        #expect(try client.final("LOGIN boston-mind correct-horse-battery") == "OK LOGIN account=boston-mind role=member")
+        #expect(try client.final("LOGIN boston-mind correct-horse-battery") == "OK LOGIN account=boston-mind role=member rooms=0")
         #expect(try client.final("JOIN rural-east-midlands/general").hasPrefix("OK JOIN"))
         try Self.run(Self.afterLogin, on: client)
         // Nothing was posted by any of it.

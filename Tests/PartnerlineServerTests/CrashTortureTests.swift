@@ -91,7 +91,7 @@ final class StopFlag: @unchecked Sendable {
     static func post(as poster: String, in room: String, port: Int, round: Int, ledger: Ledger, stop: StopFlag) {
         guard let client = try? TestClient(port: port, tls: true) else { return }
         defer { client.close() }
-        guard (try? client.final("LOGIN \(poster) correct-horse-battery")) == "OK LOGIN account=\(poster) role=member",
+        guard (try? client.final("LOGIN \(poster) correct-horse-battery"))?.hasPrefix("OK LOGIN account=\(poster) role=member rooms=") == true,
               (try? client.final("JOIN \(room)"))?.hasPrefix("OK JOIN") == true
         else { return }
         var n = 0

@@ -72,7 +72,7 @@ final class ManualClock: @unchecked Sendable {
         let config = try ItemsSessionTests.setUp(dir)
         let server = try InProcessServer(config)
         let admin = try server.client()
-        #expect(try admin.final("LOGIN root-admin admin-password-1") == "OK LOGIN account=root-admin role=admin")
+        #expect(try admin.final("LOGIN root-admin admin-password-1") == "OK LOGIN account=root-admin role=admin rooms=0")
         let facilitator = try server.client()
         try facilitator.login("rural-hub")
         #expect(try admin.final("GRANT rural-hub facilitator cluster=rural-east-midlands")

@@ -29,7 +29,7 @@ import Testing
         do {
             let server = try InProcessServer(config)
             let admin = try server.client()
-            #expect(try admin.final("LOGIN root-admin admin-password-1") == "OK LOGIN account=root-admin role=admin")
+            #expect(try admin.final("LOGIN root-admin admin-password-1") == "OK LOGIN account=root-admin role=admin rooms=0")
 
             let lincoln = try server.client()
             try lincoln.login("lincoln-aid")

@@ -121,12 +121,12 @@ struct HashingQueueOverTLSTests {
         quitter.close()
         #expect(eventually { context.sessionCount == 3 }, "the quitter's close reached the server")
         for job in held { job.release() }
-        #expect(try patient.readLine() == "@p OK LOGIN account=lincoln-aid role=member")
+        #expect(try patient.readLine() == "@p OK LOGIN account=lincoln-aid role=member rooms=0")
         #expect(eventually { pool.currentCounts.dropped == 1 })
         // The dropped REGISTER stored nothing and freed its name.
         #expect(try refused.final("REGISTER boston-quitters correct-horse-battery") == "OK REGISTER account=boston-quitters")
         // Busy refusals are not failed logins: the refused connection logs in at once.
-        #expect(try refused.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member")
+        #expect(try refused.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member rooms=0")
     }
 }
 
@@ -211,7 +211,7 @@ struct LoginStormTests {
         // figure: with the storm's hashes dropped this takes a hash or two (tens of milliseconds),
         // while the storm's queue, were it kept, would take many seconds (300 x 2 hashes of
         // 16 MiB on 2 threads), so 2 s is a wide functional bound even on a loaded machine.
-        #expect(try after.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member")
+        #expect(try after.final("LOGIN lincoln-aid correct-horse-battery") == "OK LOGIN account=lincoln-aid role=member rooms=0")
         let waited = Date().timeIntervalSince(stormEnded)
         #expect(waited < 2, "LOGIN answered \(waited) s after the storm")
 

@@ -44,7 +44,7 @@ import Testing
         process.waitUntilExit()
         let got = transcript.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n").map(String.init)
         #expect(got.contains("OK REGISTER account=lincoln-womens-aid"))
-        #expect(got.contains("OK LOGIN account=lincoln-womens-aid role=member"))
+        #expect(got.contains("OK LOGIN account=lincoln-womens-aid role=member rooms=0"))
         #expect(got.contains("OK JOIN room=rural-east-midlands/purchasing last=0"))
         #expect(got.contains("OK SAY room=rural-east-midlands/purchasing seq=1"))
         #expect(got.contains { $0.hasPrefix("@q7 EV rural-east-midlands/purchasing 1 ") && $0.hasSuffix("SAY :Shared minibus for Tuesday outreach?") })

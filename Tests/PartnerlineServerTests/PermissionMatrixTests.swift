@@ -83,7 +83,7 @@ import Testing
         case .join: return [A, O, .policy, .policy, .policy, O, O, O, O]
         case .part: return [A, O, F, F, F, N, N, O, N]
         case .who, .history, .head, .show, .list: return [A, O, F, F, F, O, O, O, O]
-        case .say, .need, .offer, .propose: return [A, O, F, F, F, N, N, O, N]
+        case .say, .mark, .need, .offer, .propose: return [A, O, F, F, F, N, N, O, N]
         case .back, .vote, .reply: return [A, O, F, F, F, O, O, O, O]
         case .resolve, .status: return [A, notAuthor, F, F, F, notAuthor, okOrDone, notAuthor, okOrDone]
         case .funding: return [A, F, F, F, F, F, N, O, N]
@@ -113,6 +113,7 @@ import Testing
         case .who: return "WHO \(room)"
         case .say: return "SAY \(room) hello \(n)"
         case .history: return "HISTORY \(room) limit=5"
+        case .mark: return "MARK \(room) 0"
         case .head: return "HEAD \(cluster)"
         case .need: return "NEED \(room) Chairs \(n)"
         case .offer: return "OFFER \(room) Tables \(n)"

@@ -43,7 +43,7 @@ import Testing
                         "OK WHO room=rural-east-midlands/purchasing count=1"])
         #expect(try client.final("ROOMS rural-east-midlands").contains("count=2"))
         #expect(try client.send("ROOMS rural-east-midlands")[1] ==
-                "* ROOM rural-east-midlands/purchasing members=1 last=2 :Buy together")
+                "* ROOM rural-east-midlands/purchasing members=1 last=2 read=0 :Buy together")
         #expect(try client.final("PART rural-east-midlands/purchasing") == "OK PART room=rural-east-midlands/purchasing")
         #expect(try client.final("@x PING hello there") == "@x OK PING :hello there")
         #expect(try client.final("QUIT see you") == "BYE QUIT :see you")

@@ -137,7 +137,7 @@ import Testing
 
         let botClient = try TestClient(port: server.tlsPort, tls: true, certificatePath: bot.certificate, privateKeyPath: bot.key)
         #expect(try botClient.final("LOGIN boston-mind *") == "ERR AUTH_FAILED LOGIN :this client certificate is not mapped to boston-mind")
-        #expect(try botClient.final("LOGIN funding-bot *") == "OK LOGIN account=funding-bot role=member")
+        #expect(try botClient.final("LOGIN funding-bot *") == "OK LOGIN account=funding-bot role=member rooms=0")
         // The bot's own rate: 30 commands at once pass where a member gets 3 + 2 delayed.
         try botClient.connection.send(raw: Array((1...30).map { "PING \($0)\n" }.joined().utf8))
         for index in 1...30 { #expect(try botClient.readLine() == "OK PING :\(index)") }
@@ -149,6 +149,6 @@ import Testing
         let strangerClient = try TestClient(port: server.tlsPort, tls: true, certificatePath: stranger.certificate, privateKeyPath: stranger.key)
         #expect(try strangerClient.final("LOGIN funding-bot *") == "ERR AUTH_FAILED LOGIN :this client certificate is not mapped to funding-bot")
         // A client certificate does not get in the way of a password LOGIN.
-        #expect(try strangerClient.final("LOGIN boston-mind correct-horse-battery") == "OK LOGIN account=boston-mind role=member")
+        #expect(try strangerClient.final("LOGIN boston-mind correct-horse-battery") == "OK LOGIN account=boston-mind role=member rooms=0")
     }
 }
