@@ -42,7 +42,7 @@ enum Terminal {
         _ = restoreBytes
         installCrashHandlers()
         active = 1
-        guard tcsetattr(0, TCSAFLUSH, &raw) == 0 else { throw ClientError("cannot put the terminal in raw mode") }
+        guard tcsetattr(0, TCSANOW, &raw) == 0 else { throw ClientError("cannot put the terminal in raw mode") }
         write("\u{1B}[?1049h\u{1B}[?2004h\u{1B}[H\u{1B}[2J")
     }
 
