@@ -95,7 +95,8 @@ struct HashingQueueOverTLSTests {
     @Test func aFullQueueIsBusyAndAClosedConnectionsHashIsDropped() throws {
         let dir = TempDir()
         let server = try InProcessServer(TestConfig.make(dataDir: dir.path,
-                                                         protection: TestConfig.relaxedProtection + "\n  hashing: { max_queued: 2 }"))
+                                                         protection: TestConfig.relaxedProtection.replacingOccurrences(
+            of: "hashing: { max_queued: 100000 }", with: "hashing: { max_queued: 2 }")))
         let context = try #require(server.service.context)
         let pool = context.accounts.pool
         let member = try server.client()

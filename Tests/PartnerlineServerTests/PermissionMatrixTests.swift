@@ -9,9 +9,9 @@ import Testing
 ///
 /// For every refusal (any ERR) it also checks that no `* ` data line came back and that no journal
 /// grew; for callers who may not see the cluster, that no line at all (reply, EV, NOTICE) carries the
-/// protected content, whatever the answer (SEARCH, MATCHES, WATCH included). A refusal by the access
-/// gate must also read like one (so a loosened rule that happens to hit a domain refusal with the
-/// same code, such as RESOLVE by a non-author, still fails).
+/// protected content, whatever the answer (SEARCH, MATCHES, WATCH deliveries and REMINDER events
+/// included). A refusal by the access gate must also read like one (so a loosened rule that happens
+/// to hit a domain refusal with the same code, such as RESOLVE by a non-author, still fails).
 ///
 /// The clusters: `closed-cluster` was open while `member`, `bot` and `lead-c` joined, then an admin
 /// closed it; `closed-out` was refused at JOIN (the story of issue 10). `approval-cluster` needs a
@@ -198,7 +198,8 @@ import Testing
         let dir = TempDir()
         let config = try ServerConfig.parse(yaml: Self.yaml(dataDir: dir.path))
         _ = try AdminTool.makeAdmin(config: config, account: "root-admin", password: "admin-password-1", organisation: nil)
-        let server = try InProcessServer(config)
+        let clock = ManualClock("2026-12-07")
+        let server = try InProcessServer(config, clock: { clock.now })
 
         // Set-up: accounts, roles, content, then the policies.
         let admin = try server.client()
@@ -221,6 +222,9 @@ import Testing
         #expect(try leadA.final("JOIN approval-cluster/general").hasPrefix("OK JOIN"))
         items.approvalProposal = Self.id(try leadA.final("PROPOSE approval-cluster/general Shared premises bid, budget GBP 48000 (quokka)"))
         items.approvalNeed = Self.id(try leadA.final("NEED approval-cluster/general tags=minibus Quokka hall bookings"))
+        // Open proposals with a deadline, for the REMINDER the server posts at the end.
+        #expect(try leadC.final("PROPOSE closed-cluster/general deadline=2027-01-20 Quokka hall roof bid").hasPrefix("OK PROPOSE"))
+        #expect(try leadA.final("PROPOSE approval-cluster/general deadline=2027-01-20 Quokka kitchen bid").hasPrefix("OK PROPOSE"))
         for caller in [Caller.member, .bot, .outsider] {
             let client = try server.client()
             try client.login(caller.account!, register: false, role: caller == .bot ? "bot" : "member")
@@ -332,6 +336,22 @@ import Testing
                 #expect(delivered.contains { $0.contains("Quokka van") }, "\(caller) got \(lines)")
             default:
                 break
+            }
+        }
+
+        // REMINDER events: the server's own events in the proposals' rooms reach those rooms' members
+        // (here `member` and `bot`, joined to closed-cluster/general) and no one else.
+        clock.set("2027-01-13")
+        #expect(server.service.sweepNow() == 2)
+        for caller in Caller.allCases where caller != .anonymous {
+            let lines = try sessions[caller.rawValue].send("PING after-reminder")
+            let reminders = lines.filter { $0.hasPrefix("EV ") && $0.contains(" REMINDER ") }
+            switch caller {
+            case .member, .bot:
+                #expect(reminders.count == 1 && reminders[0].contains("Quokka hall roof bid"), "\(caller) got \(lines)")
+            default:
+                #expect(reminders.isEmpty, "\(caller) got \(lines)")
+                if !caller.sees { #expect(!lines.contains { line in Self.secrets.contains { line.contains($0) } }, "\(caller) got \(lines)") }
             }
         }
         for session in sessions { session.close() }
