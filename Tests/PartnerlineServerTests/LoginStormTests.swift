@@ -33,7 +33,11 @@ struct HashingPoolTests {
 
     @Test func jobsRunInOrderAndTheQueueIsBounded() {
         let idle = DispatchSemaphore(value: 0)
-        let pool = HashingPool(threads: 1, maxQueued: 2, onIdle: { idle.signal() })
+        let sinceLastIdle = Locked(HashingPool.Counts())
+        let pool = HashingPool(threads: 1, maxQueued: 2, onIdle: { done in
+            sinceLastIdle.withLock { $0 = done }
+            idle.signal()
+        })
         let held = Held()
         let order = Locked<[String]>([])
         let done = DispatchGroup()
@@ -50,6 +54,7 @@ struct HashingPoolTests {
         #expect(done.wait(timeout: .now() + 20) == .success)
         #expect(order.withLock { $0 } == ["held", "b", "c"])
         #expect(idle.wait(timeout: .now() + 20) == .success, "the pool said it went idle")
+        #expect(sinceLastIdle.withLock { $0 } == .init(completed: 3, dropped: 0, refused: 1, waiting: 0, running: 0))
         #expect(eventually { pool.currentCounts == .init(completed: 3, dropped: 0, refused: 1, waiting: 0, running: 0) })
     }
 
@@ -228,5 +233,9 @@ struct LoginStormTests {
         print("login storm: \(count) connections; RSS \(startKiB / 1024) MiB at start, >= \(peakKiB.withLock { $0 } / 1024) MiB peak, \(endKiB / 1024) MiB after; LOGIN \(String(format: "%.2f", waited)) s after the end")
         after.close()
         #expect(server.stop() == 0)
+        // The server said what the limits did: most of the storm's hashes were never computed.
+        let dropped = server.log.matches(of: /password hashing idle again: (\d+) checked, (\d+) dropped/)
+            .map { (checked: Int($0.1)!, dropped: Int($0.2)!) }
+        #expect(dropped.reduce(0) { $0 + $1.dropped } > dropped.reduce(0) { $0 + $1.checked }, "\(dropped)")
     }
 }
