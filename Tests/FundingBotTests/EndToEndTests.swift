@@ -65,6 +65,8 @@ final class EndToEndTests {
         try "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Cut off</title><item><title>Half an item"
             .write(toFile: broken, atomically: true, encoding: .utf8)
         http.serve("/broken.rss", .init(file: broken, contentType: "application/rss+xml"))
+        http.serve("/down.json", .init(file: "", contentType: "application/json", behaviour: .status(503)))
+        http.serve("/slow.atom", .init(file: "", contentType: "application/atom+xml", behaviour: .slow(interval: 0.5)))
     }
 
     deinit {
@@ -126,7 +128,10 @@ final class EndToEndTests {
             ("url: Config/samples/grants.json", "url: \(http.url("/funders.json"))"),
             ("url: Config/samples/grants.csv", "url: \(http.url("/chest.csv"))"),
             ("\n# Routes:", "\n  - name: broken-rss\n    url: \(http.url("/broken.rss"))\n    format: rss\n\n# Routes:"),
-            ("  timeout_seconds: 20", "  timeout_seconds: 10"),
+            // A feed that is down and one that never finishes come first: the others must go on.
+            ("\nfeeds:\n", "\nfeeds:\n  - name: down-json\n    url: \(http.url("/down.json"))\n    format: commongrants\n"
+                + "  - name: slow-atom\n    url: \(http.url("/slow.atom"))\n    format: atom\n"),
+            ("  timeout_seconds: 20", "  timeout_seconds: 2"),
         ]
         for (old, new) in replacements {
             guard yaml.contains(old) else { throw TestFailure("Config/fundingbot.yaml no longer has '\(old)'") }
@@ -175,8 +180,10 @@ final class EndToEndTests {
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("broken-rss"))
         #expect(first.output.contains("malformed XML"))
+        #expect(first.output.contains("feed down-json:") && first.output.contains("HTTP 503"))
+        #expect(first.output.contains("feed slow-atom:"))
         #expect(first.output.contains("APPROVE community-south funding-alerts-bot"))
-        #expect(first.output.contains("run done: 8 posted, 0 already on the server, 3 waiting, 0 refused, 1 feed(s) failed"))
+        #expect(first.output.contains("run done: 8 posted, 0 already on the server, 3 waiting, 0 refused, 3 feed(s) failed"))
         var refs = try fundingRefs()
         #expect(Set(refs["rural-east-midlands/funding"]!) == Self.expected["rural-east-midlands/funding"]!)
         #expect(Set(refs["inner-city-north/funding"]!) == Self.expected["inner-city-north/funding"]!)
@@ -215,7 +222,7 @@ final class EndToEndTests {
         let fourth = try bot(["--once"], config: config)
         #expect(fourth.status == 0, "\(fourth.output)")
         #expect(try fundingRefs() == refs)
-        #expect(fourth.output.contains("run done: 0 posted, 11 already on the server, 0 waiting, 0 refused, 1 feed(s) failed"))
+        #expect(fourth.output.contains("run done: 0 posted, 11 already on the server, 0 waiting, 0 refused, 3 feed(s) failed"))
         let log = try String(contentsOfFile: state + "/posted.log", encoding: .utf8)
         #expect(log.split(separator: "\n").count == 11)
         #expect(log.split(separator: "\n").allSatisfy { $0.contains("\"duplicate\":true") })
