@@ -361,6 +361,47 @@ final class EndToEndTests {
         #expect(refs["rural-east-midlands/funding"] == ["fwcf-rss:fwcf-2026-rtp"], "\(refs)")
     }
 
+    @Test("The server is checked by CA file, pinned sha256, known_hosts (trust on first use) or not at all; a wrong one is refused (exit 3)")
+    func serverChecks() throws {
+        let serverCert = dir.path + "/data/tls/self-signed.crt"
+        let fingerprint = try #require(TLSFingerprint.sha256Hex(pemFile: serverCert))
+        let wrong = String(repeating: "ab", count: 32)
+        let knownHosts = dir.path + "/known_hosts"
+        func run(_ check: String, _ name: String) throws -> Run.Result {
+            let config = dir.path + "/check-\(name).yaml"
+            try """
+                server: 127.0.0.1:\(server.tlsPort)
+                account: funding-alerts-bot
+                auth: { certificate_file: \(botCert), key_file: \(botKey) }
+                server_check: \(check)
+                state_dir: \(dir.path)/check-state-\(name)
+                feeds: [{ name: csv, url: \(Samples.path("grants.csv")), format: csv, fields: { id: Reference, title: Grant, funder: Funder, area: Region } }]
+                routes: [{ cluster: rural-east-midlands, areas: [Rutland] }]
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            return try bot(["--once"], config: config)
+        }
+        #expect(try run("{ ca_file: \(serverCert) }", "ca").status == 0)
+        #expect(try run("{ sha256: \"\(fingerprint.uppercased())\" }", "pinned").status == 0)
+        #expect(try run("{ insecure: true }", "insecure").status == 0)
+        #expect(try run("{ known_hosts: \(knownHosts) }", "tofu").status == 0)
+        let remembered = try String(contentsOfFile: knownHosts, encoding: .utf8)
+        #expect(remembered.lowercased().replacingOccurrences(of: ":", with: "").contains(fingerprint.lowercased()))
+        #expect(try run("{ known_hosts: \(knownHosts) }", "tofu-again").status == 0)
+        // A CA that did not sign the server's certificate: the handshake fails (exit 2, unreachable).
+        let wrongCA = try run("{ ca_file: \(botCert) }", "ca-wrong")
+        #expect(wrongCA.status == 2, "\(wrongCA.output)")
+        // The wrong certificate: refused, and --once says so with exit 3; nothing is posted.
+        let pinnedWrong = try run("{ sha256: \(wrong) }", "pinned-wrong")
+        #expect(pinnedWrong.status == 3, "\(pinnedWrong.output)")
+        try remembered.replacingOccurrences(of: fingerprint.lowercased(), with: wrong)
+            .replacingOccurrences(of: Fingerprint.display(fingerprint), with: Fingerprint.display(wrong))
+            .write(toFile: knownHosts, atomically: true, encoding: .utf8)
+        let changed = try run("{ known_hosts: \(knownHosts) }", "tofu-changed")
+        #expect(changed.status == 3, "\(changed.output)")
+        // One alert in all: the first run posted it, the others found it in their state or on the server.
+        #expect(try fundingRefs()["rural-east-midlands/funding"] == ["csv:SAMPLE-CSV-002"])
+    }
+
     @Test("--once exits non-zero when the server cannot be reached, and keeps nothing as posted")
     func unreachable() throws {
         let state = dir.path + "/state-unreachable"
