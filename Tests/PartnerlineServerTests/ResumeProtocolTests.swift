@@ -323,6 +323,36 @@ import Testing
         #expect(try again.send("ROOMS rural-east-midlands").contains("* ROOM \(newRoom) members=1 last=1 read=0 :Sharing minibuses"))
     }
 
+    /// A data dir written before protocol 1.1 (room, topic, mute records instead of events) starts,
+    /// keeps what those records said, and new room changes follow as events.
+    @Test func aJournalWithTheOldModerationRecordsStillReplays() throws {
+        let dir = TempDir()
+        let config = TestConfig.make(dataDir: dir.path)
+        let (journal, _) = try Journal.open(directory: DataDirectory.clusterPath(dir.path, cluster: "rural-east-midlands"),
+                                            options: JournalOptions()) { _ in }
+        let old = [
+            #"{"by":"fac","room":"rural-east-midlands/minibus-pool","text":"Sharing minibuses","time":1,"type":"room"}"#,
+            #"{"by":"fac","room":"rural-east-midlands/general","text":"Old topic","time":2,"type":"topic"}"#,
+            #"{"account":"boston-mind","by":"fac","room":"rural-east-midlands/general","text":"adverts","time":3,"type":"mute"}"#,
+        ]
+        let written = DispatchSemaphore(value: 0)
+        journal.appendBatch(old.map { Array($0.utf8) }) { result in
+            #expect((try? result.get()) != nil)
+            written.signal()
+        }
+        written.wait()
+        journal.close()
+
+        let server = try InProcessServer(config)
+        let client = try server.client()
+        try client.login("boston-mind")
+        let rooms = try client.send("ROOMS rural-east-midlands")
+        #expect(rooms.contains("* ROOM rural-east-midlands/general members=0 last=0 :Old topic"))
+        #expect(rooms.contains("* ROOM rural-east-midlands/minibus-pool members=0 last=0 :Sharing minibuses"))
+        #expect(try client.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
+        #expect(errorCode(try client.final("SAY \(Self.room) still muted")) == "FORBIDDEN")
+    }
+
     /// Two FUNDINGs with one ref in the same group-commit batch: the first is stored, the second
     /// answers with it once it is durable. (A post in flight holds the batch open: the shard queue is
     /// blocked while the three writes are queued, so the two alerts are judged in one batch.)
