@@ -40,6 +40,22 @@ public final class FundingBotRunner {
     private var pacer: Pacer
     /// How many times a dropped or unreachable server is tried again before giving up on this poll.
     var reconnectAttempts = 3
+    /// Set from a SIGTERM/SIGINT handler: the daemon finishes the alert in hand, closes, returns.
+    public let stop = StopFlag()
+    /// What this run did, for the closing log line.
+    private(set) var tally = Tally()
+
+    struct Tally: Equatable {
+        var posted = 0
+        var alreadyThere = 0
+        var waiting = 0
+        var refused = 0
+        var feedsFailed = 0
+
+        var summary: String {
+            "\(posted) posted, \(alreadyThere) already on the server, \(waiting) waiting, \(refused) refused, \(feedsFailed) feed(s) failed"
+        }
+    }
 
     /// `server` is nil for dry runs and explanations; state is opened (and locked) only for posting,
     /// but read for the others so they can say what is already posted.
@@ -94,6 +110,7 @@ public final class FundingBotRunner {
             if exit != .ok { break }
         }
         server?.close()
+        if mode == .post { log.notice("run done: \(tally.summary)") }
         return exit
     }
 
@@ -104,10 +121,11 @@ public final class FundingBotRunner {
                                     jitter: config.fetch.jitter, maxBackoffSeconds: config.fetch.maxBackoffMinutes * 60, now: now())
         var lastPing = now()
         if mode == .post, connectWithRetries(attempts: 1) == .loginRefused { return .loginRefused }
-        while true {
-            guard let (name, due) = schedule.next(), let feed = config.feeds.first(where: { $0.name == name }) else { return .ok }
-            while now() < due {
-                sleep(min(due - now(), 30))
+        while !stop.isSet {
+            guard let (name, due) = schedule.next(), let feed = config.feeds.first(where: { $0.name == name }) else { break }
+            while now() < due && !stop.isSet {
+                sleep(min(due - now(), 1))
+                guard !stop.isSet else { break }
                 // Show the server we are here (and notice a dead connection) while waiting.
                 if connected, now() - lastPing >= 60, let server {
                     lastPing = now()
@@ -124,6 +142,9 @@ public final class FundingBotRunner {
             case .serverLost: schedule.failed(name, now: now(), random: random())
             }
         }
+        log.notice("stopping: \(tally.summary) since start")
+        server?.close()
+        return .ok
     }
 
     // MARK: - One feed
@@ -141,6 +162,7 @@ public final class FundingBotRunner {
             outcome = try fetcher.fetch(feed.url, validators: kept)
         } catch {
             log.error("feed \(feed.name): \(error); trying again later")
+            tally.feedsFailed += 1
             return .feedFailed
         }
         guard case .fetched(let data, let fresh) = outcome else {
@@ -152,6 +174,7 @@ public final class FundingBotRunner {
             reading = try FeedAdapter.read(data, feed: feed)
         } catch {
             log.error("feed \(feed.name): \(error); trying again later")
+            tally.feedsFailed += 1
             return .feedFailed
         }
         for problem in reading.skipped { log.warning("feed \(feed.name): left out \(problem)") }
@@ -177,8 +200,11 @@ public final class FundingBotRunner {
             for plan in plans {
                 for alert in plan.pending {
                     switch deliver(alert) {
-                    case .delivered, .refused: break
-                    case .deferred: deferred += 1
+                    case .delivered: break
+                    case .refused: tally.refused += 1
+                    case .deferred:
+                        deferred += 1
+                        tally.waiting += 1
                     case .serverLost(let code): return .serverLost(code)
                     }
                 }
@@ -231,6 +257,7 @@ public final class FundingBotRunner {
                 case .posted(let id, let seq), .duplicate(let id, let seq):
                     let duplicate = { if case .duplicate = outcome { return true } else { return false } }()
                     log.info("\(duplicate ? "already on the server" : "posted") \(id) seq=\(seq) in \(alert.room): ref \(alert.ref)")
+                    if duplicate { tally.alreadyThere += 1 } else { tally.posted += 1 }
                     do {
                         try ledger?.append(PostedRecord(ref: alert.ref, room: alert.room, id: id, seq: seq, duplicate: duplicate,
                                                         time: ISO8601DateFormatter().string(from: Date())))
@@ -319,6 +346,17 @@ public final class FundingBotRunner {
         }
         return .serverUnreachable
     }
+}
+
+/// A flag a signal handler sets and the bot's loop reads.
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    public init() {}
+
+    public var isSet: Bool { lock.withLock { value } }
+    public func set() { lock.withLock { value = true } }
 }
 
 extension PostedLedger {

@@ -26,29 +26,6 @@ public struct LoginOutcome: Sendable, Equatable {
 public enum ServerAnswer: Sendable, Equatable {
     case ok(fields: [String: String])
     case err(code: String, message: String)
-
-    public init?(line: String) {
-        var body = Substring(line)
-        if body.hasPrefix("@"), let space = body.firstIndex(of: " ") { body = body[body.index(after: space)...] }
-        var text: String?
-        if let colon = body.range(of: " :") {
-            text = String(body[colon.upperBound...])
-            body = body[..<colon.lowerBound]
-        }
-        let words = body.split(separator: " ").map(String.init)
-        switch words.first {
-        case "OK":
-            var fields: [String: String] = [:]
-            for word in words.dropFirst(2) {
-                if let equals = word.firstIndex(of: "=") { fields[String(word[..<equals])] = String(word[word.index(after: equals)...]) }
-            }
-            self = .ok(fields: fields)
-        case "ERR" where words.count >= 2:
-            self = .err(code: words[1], message: text ?? "")
-        default:
-            return nil
-        }
-    }
 }
 
 /// What the server made of one FUNDING.

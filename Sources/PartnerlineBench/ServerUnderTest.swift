@@ -65,6 +65,7 @@ public final class ServerUnderTest: @unchecked Sendable {
               flood: { burst: 1000000, rate_per_second: 1000000, bot_burst: 1000000, bot_rate_per_second: 1000000, max_delayed: 1000000 }
               connections: { max_per_address: 1000000, max_new_per_address: 1000000, max_total: 1000000 }
               timeouts: { handshake_seconds: 300, registration_seconds: 86400, idle_seconds: 86400, ping_timeout_seconds: 600 }
+              hashing: { max_queued: 1000000 }
             clusters:
               - name: bench
                 description: Benchmark cluster

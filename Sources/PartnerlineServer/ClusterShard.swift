@@ -234,7 +234,10 @@ final class ClusterShard: @unchecked Sendable {
               replyQueue: DispatchQueue, completion: @escaping @Sendable (Result<UInt64, DomainError>) -> Void) {
         let reply = PostReply(queue: replyQueue, completion: completion)
         queue.async { [self] in
-            guard state.room(room) != nil else { return reply.send(.failure(noSuchRoom(room))) }
+            guard let roomState = state.room(room) else { return reply.send(.failure(noSuchRoom(room))) }
+            // The session's gate checked its own view; membership may have ended since (a PART on
+            // another connection of the account), and this is where it is known for sure.
+            guard isMember(actor, of: roomState) else { return reply.send(.failure(Self.notJoined(room))) }
             if state.isMuted(actor, in: room) { return reply.send(.failure(Self.muted(room))) }
             enqueue(.event(room: room, actor: actor, kind: kind, fields: fields, text: text, reply: reply))
         }
@@ -296,8 +299,9 @@ final class ClusterShard: @unchecked Sendable {
     func items(_ action: ItemAction, actor: String, moderates: Bool,
                completion: @escaping @Sendable (Result<ItemOutcome, DomainError>) -> Void) {
         queue.async { [self] in
-            if case .create(let draft) = action, state.room(draft.room) == nil {
-                return completion(.failure(noSuchRoom(draft.room)))
+            if case .create(let draft) = action {
+                guard let roomState = state.room(draft.room) else { return completion(.failure(noSuchRoom(draft.room))) }
+                guard isMember(actor, of: roomState) else { return completion(.failure(Self.notJoined(draft.room))) }
             }
             enqueue(.items(action, actor: actor, moderates: moderates, completion: completion))
         }
@@ -651,6 +655,10 @@ final class ClusterShard: @unchecked Sendable {
             subscribers[room.room, default: [:]][other.subscriberID] = other
             other.attached(to: room, shard: self)
         }
+    }
+
+    private static func notJoined(_ room: RoomName) -> DomainError {
+        DomainError(.notJoined, "JOIN \(room) first")
     }
 
     private static func muted(_ room: RoomName) -> DomainError {

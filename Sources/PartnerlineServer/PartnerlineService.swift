@@ -94,8 +94,15 @@ public final class PartnerlineService: @unchecked Sendable {
         let hasher = PasswordHasher(log2N: config.passwords.scryptLog2N, r: config.passwords.scryptR, p: config.passwords.scryptP)
         // Each scrypt takes its 128 MiB from the heap: give the pages back once no hash is left.
         let trimmer = MemoryTrimmer()
+        let log = self.log
         let pool = HashingPool(threads: config.passwords.hashingThreads, maxQueued: config.protection.hashing.maxQueued,
-                               onIdle: { trimmer.requestTrim() })
+                               onIdle: { done in
+            trimmer.requestTrim()
+            // After a login storm: what the limits did, once, rather than a line per refusal.
+            if done.dropped + done.refused > 0 {
+                log.notice("password hashing idle again: \(done.completed) checked, \(done.dropped) dropped (their connections had closed), \(done.refused) refused as busy (protection.hashing.max_queued)")
+            }
+        })
         let accounts = AccountDirectory(registry: registry, journal: accountJournal, hasher: hasher, pool: pool,
                                         policy: config.registration.policy, inviteCodes: config.registration.inviteCodes)
         let context = ServiceContext(config: config, accounts: accounts, shards: shards, log: log, registry: self.registry,

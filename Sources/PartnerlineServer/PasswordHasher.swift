@@ -110,7 +110,8 @@ public final class HashingOwner: @unchecked Sendable {
 /// - An owner has at most one hash waiting or running.
 /// - At most `maxQueued` hashes wait; beyond that `submit` refuses (the server is busy: the caller
 ///   answers ERR RATE_LIMITED at once rather than make everyone wait longer).
-/// - When the last hash is done and none waits, `onIdle` runs (the service trims the heap then).
+/// - When the last hash is done and none waits, `onIdle` runs with what was done since the last
+///   time (the service trims the heap then, and logs a storm's drops and refusals).
 public final class HashingPool: @unchecked Sendable {
     public enum Refusal: Error, Equatable, Sendable {
         /// `maxQueued` hashes already wait.
@@ -136,14 +137,15 @@ public final class HashingPool: @unchecked Sendable {
 
     public let threads: Int
     public let maxQueued: Int
-    private let onIdle: @Sendable () -> Void
+    private let onIdle: @Sendable (_ sinceLastIdle: Counts) -> Void
+    private var countsAtLastIdle = Counts()
     private let lock = NSLock()
     private var queue: [Job] = []
     private var queueHead = 0
     private var counts = Counts()
     private let workers = DispatchQueue(label: "partnerline.hashing", qos: .utility, attributes: .concurrent)
 
-    public init(threads: Int, maxQueued: Int = 16, onIdle: @escaping @Sendable () -> Void = {}) {
+    public init(threads: Int, maxQueued: Int = 16, onIdle: @escaping @Sendable (_ sinceLastIdle: Counts) -> Void = { _ in }) {
         self.threads = max(1, threads)
         self.maxQueued = max(1, maxQueued)
         self.onIdle = onIdle
@@ -192,8 +194,15 @@ public final class HashingPool: @unchecked Sendable {
                 let idle = counts.running == 0
                 queue.removeAll(keepingCapacity: false)
                 queueHead = 0
+                var since = Counts()
+                if idle {
+                    since.completed = counts.completed - countsAtLastIdle.completed
+                    since.dropped = counts.dropped - countsAtLastIdle.dropped
+                    since.refused = counts.refused - countsAtLastIdle.refused
+                    countsAtLastIdle = counts
+                }
                 lock.unlock()
-                if idle { onIdle() }
+                if idle { onIdle(since) }
                 return
             }
             let job = queue[queueHead]

@@ -21,9 +21,21 @@ extension Session {
         }
     }
 
+    /// Keeps live lines back until `OK LOGIN` is out; more than the outbound bound of them is a
+    /// slow consumer, as unread output would be.
+    func hold(_ lines: [[UInt8]]) {
+        for line in lines { heldDuringResumeBytes += line.count }
+        guard heldDuringResumeBytes <= connection.maxOutboundBytes - 1024 else {
+            heldDuringResume = nil
+            return cutOffSlowConsumer()
+        }
+        heldDuringResume?.append(contentsOf: lines)
+    }
+
     private func resumeFinished(_ request: Request, okFields: [(String, String)], _ rooms: [ResumedRoom], shards: [ClusterShard]) {
         let held = heldDuringResume ?? []
         heldDuringResume = nil
+        heldDuringResumeBytes = 0
         if closing {
             // Closed while the shards attached it: detach again (connectionClosed only knew `joined`).
             for shard in shards { shard.unsubscribe(self, from: rooms.map(\.room).filter { $0.cluster == shard.name }) }

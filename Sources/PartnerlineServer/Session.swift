@@ -49,6 +49,8 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
     /// Live lines held back while LOGIN resumes the account's rooms: they go out right after
     /// `OK LOGIN`, so a client sees its `* JOINED` lines (with each room's last seq) first (Session+Resume.swift).
     var heldDuringResume: [[UInt8]]?
+    /// Their size: held lines count against the same bound as unread output.
+    var heldDuringResumeBytes = 0
     private(set) var joined: Set<RoomName> = []
 
     var subscriberID: UInt64 { connection.id }
@@ -113,7 +115,7 @@ final class Session: ConnectionHandler, EventSubscriber, @unchecked Sendable {
 
     func deliverOnQueue(_ lines: [[UInt8]]) {
         guard !closing else { return }
-        if heldDuringResume != nil { return heldDuringResume!.append(contentsOf: lines) }
+        if heldDuringResume != nil { return hold(lines) }
         var total = 0
         for line in lines { total += line.count }
         if !isSlowConsumer(adding: total) { return connection.send(contentsOf: lines) }

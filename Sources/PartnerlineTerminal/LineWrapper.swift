@@ -5,7 +5,8 @@
 public enum LineWrapper {
     public static func wrap(_ line: StyledLine, width: Int, indent: Int = 0) -> [StyledLine] {
         guard width > 0 else { return [] }
-        let indent = indent < width / 2 ? indent : 0
+        // A deep indent on a narrow screen would leave too little room: fall back to the time's width.
+        let indent = indent < width / 2 ? indent : min(6, width / 4)
         // A flat list of (character, width, style): wrapping decides per character.
         var cells: [(Character, Int, CellStyle)] = []
         for span in line {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 import FundingBot
 import Logging
@@ -15,7 +16,8 @@ struct FundingBotCommand: ParsableCommand {
             ref=<feed>:<id>, so even with the state lost the server stores it only once.
 
             Exit codes with --once: 0 done (a broken feed is logged, not fatal), 2 the server was \
-            unreachable, 3 the login was refused; 1 for a bad config.
+            unreachable, 3 the login was refused; 1 for a bad config. Running as a daemon, SIGTERM or \
+            SIGINT lets it finish the alert in hand, close its connection and exit 0.
             """
     )
 
@@ -68,6 +70,17 @@ struct FundingBotCommand: ParsableCommand {
             log.critical("\(error)")
             throw ExitCode(1)
         }
+        // SIGTERM/SIGINT: the daemon finishes the alert in hand, closes its connection and exits 0.
+        var signalSources: [DispatchSourceSignal] = []
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let flag = runner.stop
+            source.setEventHandler { @Sendable in flag.set() }
+            source.resume()
+            signalSources.append(source)
+        }
+        defer { signalSources.forEach { $0.cancel() } }
         let result = (once || mode != .post) ? runner.runOnce() : runner.runForever()
         if result != .ok { throw ExitCode(result.rawValue) }
     }

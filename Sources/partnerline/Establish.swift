@@ -30,9 +30,9 @@ enum Establish {
         var notes: [String] = []
         var lines: [String] = []
         var greeted = false
-        func fail(_ text: String) -> ClientError {
+        func fail(_ text: String, final: Bool = false) -> ClientError {
             link.close()
-            return ClientError(text)
+            return ClientError(text, final: final)
         }
         while true {
             guard let event = inbox.next(until: deadline) else {
@@ -47,7 +47,7 @@ enum Establish {
                     case .recorded:
                         notes.append("trusting \(endpoint.key) on first use: certificate SHA-256 \(fingerprint) (recorded in \(path))")
                     case .changed(let expected, let got, let line):
-                        throw fail(KnownHosts.refusal(endpoint, expected: expected, got: got, line: line, path: path))
+                        throw fail(KnownHosts.refusal(endpoint, expected: expected, got: got, line: line, path: path), final: true)
                     }
                 }
             case .closed(let reason):
@@ -70,7 +70,8 @@ enum Establish {
                 if line.hasPrefix("@\(loginTag) ERR") {
                     let why = line.split(separator: ":", maxSplits: 1).last.map(String.init) ?? line
                     let code = line.split(separator: " ").dropFirst(2).first.map(String.init) ?? ""
-                    throw fail("login as \(user) refused: \(code) \(why)".trimmingCharacters(in: .whitespaces))
+                    throw fail("login as \(user) refused: \(code) \(why)".trimmingCharacters(in: .whitespaces),
+                               final: code == "AUTH_FAILED")
                 }
                 if line.hasPrefix("BYE") { throw fail("the server closed the connection: \(line)") }
                 lines.append(line)

@@ -276,9 +276,8 @@ final class InteractiveApp {
                                                 password: password)
                 mailbox.post(.connected(session))
             } catch {
-                let text = "\(error)"
                 // A changed certificate or a refused login will not mend itself by retrying.
-                mailbox.post(.failed(text, final: text.contains("REFUSED") || text.contains("refused:")))
+                mailbox.post(.failed("\(error)", final: (error as? ClientError)?.isFinal ?? false))
             }
         }
     }

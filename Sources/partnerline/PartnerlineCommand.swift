@@ -59,6 +59,7 @@ struct PartnerlineCommand: ParsableCommand {
     }
 
     func run() throws {
+        Terminal.unblockSignals()
         let batch = !send.isEmpty || !Terminal.isInteractive
         let settings: Settings
         do {

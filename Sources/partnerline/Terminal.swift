@@ -42,7 +42,7 @@ enum Terminal {
         _ = restoreBytes
         installCrashHandlers()
         active = 1
-        guard tcsetattr(0, TCSAFLUSH, &raw) == 0 else { throw ClientError("cannot put the terminal in raw mode") }
+        guard tcsetattr(0, TCSANOW, &raw) == 0 else { throw ClientError("cannot put the terminal in raw mode") }
         write("\u{1B}[?1049h\u{1B}[?2004h\u{1B}[H\u{1B}[2J")
     }
 
@@ -108,11 +108,7 @@ enum Terminal {
     static func installLoopSignals(wake: Int32) {
         wakeFD = wake
         signal(SIGPIPE, SIG_IGN)
-        signal(SIGWINCH) { _ in
-            Terminal.resized = 1
-            var byte: UInt8 = 1
-            _ = Glibc.write(Terminal.wakeFD, &byte, 1)
-        }
+        unblockSignals()
         for sig in [SIGTERM, SIGHUP, SIGINT] {
             signal(sig) { _ in
                 Terminal.terminated = 1
@@ -120,11 +116,33 @@ enum Terminal {
                 _ = Glibc.write(Terminal.wakeFD, &byte, 1)
             }
         }
+        signal(SIGWINCH) { _ in
+            Terminal.resized = 1
+            var byte: UInt8 = 1
+            _ = Glibc.write(Terminal.wakeFD, &byte, 1)
+        }
+    }
+
+    /// Called first thing in main, before any thread starts (threads inherit the mask).
+    static func unblockSignals() {
+        // A parent may have left these blocked (a program started from a Dispatch thread passes
+        // its mask on); blocked, SIGTERM would never reach the loop and the terminal never be
+        // given back.
+        var handled = sigset_t()
+        sigemptyset(&handled)
+        for sig in [SIGWINCH, SIGTERM, SIGHUP, SIGINT, SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE] { sigaddset(&handled, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &handled, nil)
     }
 }
 
 /// A failure with a sentence for the user.
 struct ClientError: Error, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+    /// Retrying will not help (a changed certificate, a refused login): stop reconnecting.
+    let isFinal: Bool
+
+    init(_ description: String, final: Bool = false) {
+        self.description = description
+        isFinal = final
+    }
 }

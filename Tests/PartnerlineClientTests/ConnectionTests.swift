@@ -164,6 +164,40 @@ struct ConnectionTests {
         }
     }
 
+    @Test func aBotLogsInWithAClientCertificate() async throws {
+        let server = try RealServer()
+        let setup = try await PartnerlineConnection.connect(server.caOptions)
+        try await setup.registerAndLogin("cert-bot")
+        setup.close()
+        let botCertificate = try TestCertificate(in: server.dir.path, name: "cert-bot", altNames: ["cert-bot"])
+        server.stop()
+        server.clientCertificates = [(botCertificate.fingerprint, "cert-bot")]
+        try server.start()
+
+        let identity = ClientCertificate(certificateFile: botCertificate.certificate, privateKeyFile: botCertificate.key)
+        let options = ConnectionOptions(host: "127.0.0.1", port: server.port,
+                                        security: .tls(.certificateAuthority(file: server.certificate.certificate), clientCertificate: identity),
+                                        timeoutSeconds: 20)
+        let session = PartnerlineSession(options: options, account: "cert-bot", password: "*")
+        let inbox = Inbox()
+        let collector = collect(session, into: inbox)
+        await session.start()
+        try await eventually("logged in by certificate") { await inbox.stateNames.contains("connected") }
+        #expect(try await session.send(.join("c1/general")).ok != nil)
+        await session.stop()
+        await collector.value
+
+        // Without the certificate the same LOGIN is refused, and the session stops instead of retrying.
+        let refused = PartnerlineSession(options: server.caOptions, account: "cert-bot", password: "*")
+        let refusedInbox = Inbox()
+        let refusedCollector = collect(refused, into: refusedInbox)
+        await refused.start()
+        await refusedCollector.value
+        #expect(await refusedInbox.stateNames == ["connecting", "stopped"])
+        guard case .stopped(let error?) = await refusedInbox.states.last else { Issue.record("no reason"); return }
+        #expect(error.message.contains("AUTH_FAILED"))
+    }
+
     @Test func aCommandThatCannotBeEncodedIsRefusedAndTheConnectionStaysUsable() async throws {
         let server = try RealServer()
         let client = try await PartnerlineConnection.connect(server.caOptions)

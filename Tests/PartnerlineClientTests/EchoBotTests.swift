@@ -9,8 +9,8 @@ struct EchoBotTests {
         .deletingLastPathComponent()
 
     static var botPath: String {
-        var dir = URL(fileURLWithPath: RealServer.binaryPath).deletingLastPathComponent()
-        for _ in 0..<2 {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
             let candidate = dir.appendingPathComponent("partnerline-echo-bot").path
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
             dir = dir.deletingLastPathComponent()

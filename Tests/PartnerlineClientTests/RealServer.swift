@@ -41,6 +41,8 @@ final class RealServer: @unchecked Sendable {
     private var stderrPath = ""
 
     static var binaryPath: String {
+        // PARTNERLINE_TEST_SERVER runs these tests against another build of the server.
+        if let override = ProcessInfo.processInfo.environment["PARTNERLINE_TEST_SERVER"] { return override }
         // The test bundle sits in the build products directory, beside the executables.
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         for _ in 0..<4 {
@@ -53,6 +55,9 @@ final class RealServer: @unchecked Sendable {
 
     /// More `protection.timeouts` keys, e.g. `idle_seconds: 0.3`.
     private let timeouts: String
+
+    /// `tls.client_certificates`: certificate SHA-256 -> account.
+    var clientCertificates: [(fingerprint: String, account: String)] = []
 
     init(certificateNames: [String] = ["localhost", "127.0.0.1", "::1"], timeouts: String = "") throws {
         self.timeouts = timeouts
@@ -72,6 +77,7 @@ final class RealServer: @unchecked Sendable {
             tls:
               certificate: \(certificate.certificate)
               private_key: \(certificate.key)
+            \(clientCertificates.isEmpty ? "" : "  client_certificates:\n" + clientCertificates.map { "    - { sha256: \"\($0.fingerprint)\", account: \($0.account) }" }.joined(separator: "\n"))
             registration:
               policy: open
             passwords:

@@ -169,6 +169,33 @@ struct ResumeEndToEndTests {
         await poster.stop()
     }
 
+    /// What the session reads after LOGIN on a 1.1 server, from the real server: `* JOINED` per
+    /// member room (membership is stored) and `rooms=` on the OK.
+    @Test func aLoginReplyCarriesJoinedLinesTheTrackerPagesFrom() async throws {
+        let server = try RealServer()
+        let first = try await PartnerlineConnection.connect(server.caOptions)
+        try await first.registerAndLogin("member")
+        _ = try await first.send(.join(Self.room)).checked()
+        for i in 1...3 { _ = try await first.send(.say(Self.room, "m\(i)")).checked() }
+        await first.quit()
+
+        let again = try await PartnerlineConnection.connect(server.caOptions)
+        let login = try await again.send(.login("member", password: "correct-horse-battery"))
+        #expect(login.ok?["rooms"] == "1")
+        let joined = login.data.filter { $0.word == "JOINED" }
+        #expect(joined.map { $0.arguments } == [[Self.room]] && joined.first?.number("last") == 3 && joined.first?.number("read") == 0)
+        var tracker = ResumeTracker(cursors: [Self.room: 1])
+        let step = tracker.attached(joinedLines: login.data)
+        #expect(step.fetches == [ResumeTracker.Fetch(room: Self.room, after: 1, before: 4)])
+        let page = try await again.send(.history(Self.room, after: 1, before: 4, limit: 1))
+        #expect(page.ok?["more"] == "yes")
+        let delivered = tracker.page(step.fetches[0], events: page.events, more: true)
+        #expect(delivered.fetches == [ResumeTracker.Fetch(room: Self.room, after: 2, before: 4)])
+        let last = try await again.send(.history(Self.room, after: 2, before: 4, limit: 1))
+        #expect(last.ok?["more"] == "no" && last.events.map(\.text) == ["m3"])
+        again.close()
+    }
+
     @Test func aRestoredDataDirIsReportedAsAReset() async throws {
         let server = try RealServer()
         let (poster, _, _) = try await session(server, "poster")

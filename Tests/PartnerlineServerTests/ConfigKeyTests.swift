@@ -1,6 +1,7 @@
 import Foundation
 @testable import PartnerlineServer
 import Testing
+import Yams
 
 /// A key the config does not know is an error that names it, its section and the nearest known key.
 @Suite struct ConfigKeyTests {
@@ -39,6 +40,8 @@ import Testing
          "unknown key protection.logins.windows_seconds; did you mean window_seconds?"),
         // In the wrong section: where it belongs.
         ("fsync: always", "unknown key fsync; fsync belongs under journal"),
+        // Twice: refused by the YAML reader, naming the key.
+        ("journal:\n  fsync: always\n  fsync: os", "not valid YAML: Parser: expected all keys to be unique but found the following duplicated key(s): 'fsync'"),
         // Nothing near: the section's keys.
         ("journal: { colour: blue }",
          "unknown key journal.colour; known here: batch_window_micros, fsync, history_window, max_batch_records, segment_max_bytes"),
@@ -85,6 +88,44 @@ import Testing
             checked += 1
         }
         #expect(checked >= 45, "keys checked: \(checked)")
+    }
+
+    /// The shape cannot drift from the config: a config with every section filled in, written out
+    /// by its own encoder (the same CodingKeys), has no key the shape lacks and no section the shape
+    /// takes for a plain value (whose keys would then go unchecked).
+    @Test func theShapeDescribesEverySectionOfTheConfig() throws {
+        var config = ServerConfig()
+        config.listen.plainPort = 7080
+        config.tls.certificate = "cert.pem"
+        config.tls.privateKey = "key.pem"
+        config.tls.clientCertificates = [.init(sha256: String(repeating: "ab", count: 32), account: "funding-bot")]
+        config.clusters = [.init(name: "rural", description: "Rural", rooms: [.init(name: "general", topic: "Hello")])]
+        let tree = try #require(try Yams.compose(yaml: YAMLEncoder().encode(config)))
+        #expect(ConfigKeyCheck.unknownKeys(in: tree, shape: ServerConfig.shape) == [])
+
+        var undescribed: [String] = []
+        func walk(_ node: Node, _ shape: ConfigShape, _ path: String) {
+            switch (node, shape) {
+            case (.mapping(let mapping), .section(let keys)):
+                for (key, value) in mapping {
+                    let name = key.string ?? "?"
+                    if let inner = keys[name] { walk(value, inner, path.isEmpty ? name : "\(path).\(name)") }
+                }
+            case (.sequence(let items), .list(let item)):
+                for element in items { walk(element, item, path + "[]") }
+            case (.mapping, _), (.sequence, .section):
+                undescribed.append(path)
+            case (.sequence(let items), .value):
+                if items.contains(where: { if case .scalar = $0 { false } else { true } }) { undescribed.append(path) }
+            default:
+                break
+            }
+        }
+        walk(tree, ServerConfig.shape, "")
+        #expect(undescribed == [], "sections the shape takes for plain values: \(undescribed)")
+        // Every section of the shipped file is in the encoded config too.
+        #expect(["listen", "tls", "registration", "passwords", "journal", "limits", "protection", "items", "clusters"]
+            .allSatisfy { tree[$0] != nil })
     }
 
     @Test func theNearestKeyIsATypoAwayOrNone() {

@@ -137,6 +137,46 @@ import Testing
         #expect(lines[3].hasPrefix("EV \(Self.room) 2 ") && lines[3].hasSuffix(" lincoln-aid SAY :during the resume"))
     }
 
+    /// Lines held during a resume count against the outbound bound: a connection whose LOGIN is held
+    /// up while more than that arrives is cut off as a slow consumer at once, not buffered without end.
+    @Test func heldLinesAreBounded() throws {
+        let dir = TempDir()
+        let server = try InProcessServer(TestConfig.make(dataDir: dir.path, extraLimits: "  max_outbound_bytes: 16384"))
+        let reader = try server.client()
+        try reader.login("boston-mind")
+        #expect(try reader.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
+        #expect(try reader.final("JOIN inner-city-north/general").hasPrefix("OK JOIN"))
+        reader.close()
+        let poster = try server.client()
+        try poster.login("lincoln-aid")
+        #expect(try poster.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
+        while try !poster.send("WHO \(Self.room)").contains("* MEMBER boston-mind online=no :Org boston-mind") {
+            usleep(1_000)
+        }
+        let city = try #require(server.service.context?.shard("inner-city-north"))
+        let hold = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        city.queue.async {
+            holding.signal()
+            hold.wait()
+        }
+        holding.wait()
+        let back = try server.client()
+        try back.connection.send(line: "LOGIN boston-mind correct-horse-battery")
+        while try !poster.send("WHO \(Self.room)").contains("* MEMBER boston-mind online=yes :Org boston-mind") {
+            usleep(1_000)
+        }
+        defer { hold.signal() }   // also if a read below fails (a second signal is harmless)
+        let text = String(repeating: "x", count: 1000)
+        for n in 1...20 { #expect(try poster.final("SAY \(Self.room) \(n) \(text)").hasPrefix("OK SAY")) }
+        // Cut off while still held, at the bound, not once LOGIN could answer.
+        let lines = try Self.read(back, until: "BYE ")
+        hold.signal()
+        #expect(lines.last?.hasPrefix("BYE SLOW_CONSUMER") == true, "\(lines)")
+        #expect(!lines.contains { $0.hasPrefix("EV ") }, "nothing held went out")
+        withExtendedLifetime(server) {}
+    }
+
     @Test(.timeLimit(.minutes(3))) func historyPagesWalkTwoThousandEventsBothWays() throws {
         let dir = TempDir()
         var config = TestConfig.make(dataDir: dir.path)
@@ -281,6 +321,36 @@ import Testing
                           "OK LOGIN account=boston-mind role=member rooms=2"])
         #expect(try again.send("HISTORY \(Self.room)") == history)
         #expect(try again.send("ROOMS rural-east-midlands").contains("* ROOM \(newRoom) members=1 last=1 read=0 :Sharing minibuses"))
+    }
+
+    /// A data dir written before protocol 1.1 (room, topic, mute records instead of events) starts,
+    /// keeps what those records said, and new room changes follow as events.
+    @Test func aJournalWithTheOldModerationRecordsStillReplays() throws {
+        let dir = TempDir()
+        let config = TestConfig.make(dataDir: dir.path)
+        let (journal, _) = try Journal.open(directory: DataDirectory.clusterPath(dir.path, cluster: "rural-east-midlands"),
+                                            options: JournalOptions()) { _ in }
+        let old = [
+            #"{"by":"fac","room":"rural-east-midlands/minibus-pool","text":"Sharing minibuses","time":1,"type":"room"}"#,
+            #"{"by":"fac","room":"rural-east-midlands/general","text":"Old topic","time":2,"type":"topic"}"#,
+            #"{"account":"boston-mind","by":"fac","room":"rural-east-midlands/general","text":"adverts","time":3,"type":"mute"}"#,
+        ]
+        let written = DispatchSemaphore(value: 0)
+        journal.appendBatch(old.map { Array($0.utf8) }) { result in
+            #expect((try? result.get()) != nil)
+            written.signal()
+        }
+        written.wait()
+        journal.close()
+
+        let server = try InProcessServer(config)
+        let client = try server.client()
+        try client.login("boston-mind")
+        let rooms = try client.send("ROOMS rural-east-midlands")
+        #expect(rooms.contains("* ROOM rural-east-midlands/general members=0 last=0 :Old topic"))
+        #expect(rooms.contains("* ROOM rural-east-midlands/minibus-pool members=0 last=0 :Sharing minibuses"))
+        #expect(try client.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
+        #expect(errorCode(try client.final("SAY \(Self.room) still muted")) == "FORBIDDEN")
     }
 
     /// Two FUNDINGs with one ref in the same group-commit batch: the first is stored, the second

@@ -25,6 +25,7 @@ enum TestConfig {
           flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
           connections: { max_per_address: 10000, max_new_per_address: 100000 }
           logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
+          hashing: { max_queued: 100000 }
         """
 
     /// A small config: two clusters, cheap password hashing, any free ports.

@@ -140,6 +140,19 @@ final class LineClient {
     }
 
     func final(_ line: String) throws -> String { try send(line).last! }
+
+    /// Sends `@tag line` and returns the lines carrying that tag, up to its final OK/ERR (live
+    /// lines in between are passed over).
+    func tagged(_ tag: String, _ line: String) throws -> [String] {
+        try connection.send(line: "@\(tag) \(line)")
+        var lines: [String] = []
+        while true {
+            let received = try connection.readLine()
+            guard received.hasPrefix("@\(tag) ") else { continue }
+            lines.append(received)
+            if received.hasPrefix("@\(tag) OK ") || received.hasPrefix("@\(tag) ERR ") { return lines }
+        }
+    }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
