@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "partnerline",
             dependencies: [
-                "PartnerlineTerminal", "PartnerlineClient", "PartnerlineTransport",
+                "PartnerlineTerminal", "PartnerlineClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]

@@ -60,12 +60,15 @@ public struct CommandReply: Sendable, Hashable {
     /// The EV lines (HISTORY).
     public var events: [Event] { lines.compactMap { if case .event(let event) = $0 { event } else { nil } } }
 
-    /// The OK, or throws the `ErrorReply`: for code that treats a refusal as an error.
+    /// The OK, or throws the `ErrorReply`: for code that treats a refusal as an error. QUIT's
+    /// `BYE QUIT` counts as its OK (verb `QUIT`, the BYE's text).
     @discardableResult
     public func checked() throws(ErrorReply) -> Reply {
         switch final {
         case .ok(let reply): return reply
         case .error(let error): throw error
+        case .bye(let bye) where bye.code == "QUIT": return Reply(tag: bye.tag, verb: "QUIT", text: bye.text)
+        case .bye(let bye): throw ErrorReply(tag: bye.tag, code: bye.code, verb: "*", message: bye.text)
         default: throw ErrorReply(tag: tag, code: "CLOSED", verb: "*", message: "the server closed the connection")
         }
     }

@@ -1,5 +1,5 @@
 import Foundation
-import PartnerlineTransport
+import PartnerlineClient
 
 /// A connection that is verified and logged in.
 struct Established: Sendable {
@@ -20,13 +20,14 @@ enum Establish {
                     timeoutSeconds: Double = 20) throws -> Established {
         let deadline = Date().addingTimeInterval(timeoutSeconds)
         let inbox = Inbox()
-        let link: TransportLink
-        do {
-            link = try TransportLink.open(host: endpoint.host, port: endpoint.port, trust: trust, inbox: inbox,
-                                          timeoutSeconds: Int(timeoutSeconds))
-        } catch {
-            throw ClientError("cannot connect to \(endpoint.key): \(error)")
+        // Trust on first use is the library's; we only tell the user when it happened.
+        var knownBefore = true
+        if case .knownHosts(let path) = trust {
+            let contents = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            knownBefore = KnownHosts(contents: contents).entries.contains { $0.hostPort == endpoint.key }
         }
+        let link = try TransportLink.open(host: endpoint.host, port: endpoint.port, trust: trust, inbox: inbox,
+                                          timeoutSeconds: Int(timeoutSeconds))
         var notes: [String] = []
         var lines: [String] = []
         var greeted = false
@@ -40,15 +41,8 @@ enum Establish {
             }
             switch event {
             case .ready(let fingerprint):
-                if case .knownHosts(let path) = trust {
-                    guard let fingerprint else { throw fail("the server at \(endpoint.key) sent no certificate") }
-                    switch try KnownHosts(path: path).check(endpoint, fingerprint: fingerprint) {
-                    case .known: break
-                    case .recorded:
-                        notes.append("trusting \(endpoint.key) on first use: certificate SHA-256 \(fingerprint) (recorded in \(path))")
-                    case .changed(let expected, let got, let line):
-                        throw fail(KnownHosts.refusal(endpoint, expected: expected, got: got, line: line, path: path), final: true)
-                    }
+                if case .knownHosts(let path) = trust, !knownBefore, let fingerprint {
+                    notes.append("trusting \(endpoint.key) on first use: certificate SHA-256 \(Fingerprint.display(fingerprint)) (recorded in \(path))")
                 }
             case .closed(let reason):
                 var text = "connection to \(endpoint.key) failed: \(reason)"

@@ -1,6 +1,5 @@
 import Foundation
 import PartnerlineClient
-import PartnerlineTransport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,9 +12,7 @@ enum LinkEvent: Sendable {
     case closed(String)
 }
 
-/// The seam between the terminal client and its connection: lines out, events in. Today it is
-/// a thin adapter over the transport's non-blocking `Connection` (TLS, line splitting, PONG for
-/// PING); the client library's resuming connection takes its place behind the same two calls.
+/// The seam between the terminal client and its connection: lines out, events in.
 protocol ServerLink: AnyObject, Sendable {
     /// One command line (no line end).
     func send(_ line: String)
@@ -91,75 +88,169 @@ enum TrustMode: Sendable, Equatable {
     case plain
 }
 
-final class TransportLink: ConnectionHandler, ServerLink, @unchecked Sendable {
-    private let connection: Connection
+/// The link over the client library's `PartnerlineConnection`: it checks the server (CA file
+/// with the host name, or known-hosts trust on first use), answers PING, and matches replies to
+/// commands by its own tags. The client speaks raw lines on both sides of this seam (its model
+/// keeps its own tags to know what a reply is for), so a command line is handed over as a
+/// `ClientCommand` that encodes to the same bytes, and each reply line is written back as text
+/// with the client's tag (`ServerMessageText`).
+final class TransportLink: ServerLink, @unchecked Sendable {
+    private let connection: PartnerlineConnection
     private let inbox: Inbox
-    private var splitter = LineSplitter(maxLineLength: 1 << 20)
-    private static let queues = IOQueuePool(count: 1)
 
-    private init(connection: Connection, inbox: Inbox) {
+    private init(connection: PartnerlineConnection, inbox: Inbox) {
         self.connection = connection
         self.inbox = inbox
     }
 
-    /// Connects (the TCP connect blocks, up to `timeoutSeconds`) and starts the handshake;
-    /// events go to `inbox`.
+    /// Connects, checks the server and waits for its greeting (blocking, bounded by
+    /// `timeoutSeconds`); then `.ready` and the HELLO line are in `inbox`, and every later line.
     static func open(host: String, port: Int, trust: TrustMode, inbox: Inbox, timeoutSeconds: Int = 10) throws -> TransportLink {
-        TransportSetup.ignoreSIGPIPE()
-        let tls: TLSClientContext?
+        let security: ConnectionOptions.Security
         switch trust {
-        case .plain: tls = nil
-        case .caFile(let path): tls = try TLSClientContext(verifyPeer: true, caFile: path)
-        case .knownHosts, .insecure: tls = try TLSClientContext(verifyPeer: false)
+        case .plain: security = .plaintextLoopback
+        case .caFile(let path): security = .tls(.certificateAuthority(file: path))
+        case .knownHosts(let path): security = .tls(.knownHosts(file: path))
+        case .insecure:
+            // A known-hosts file of its own for every start: whatever certificate is presented
+            // is taken. That is what --insecure means (and it is warned about on every start).
+            security = .tls(.knownHosts(file: NSTemporaryDirectory() + "partnerline-insecure-\(UUID().uuidString)"))
         }
-        let connection = try Connector.connect(host: host, port: port, tls: tls, queues: queues,
-                                               timeoutSeconds: timeoutSeconds)
-        let link = TransportLink(connection: connection, inbox: inbox)
-        connection.handler = link
-        connection.queue.async { connection.start() }
-        return link
+        let options = ConnectionOptions(host: host, port: port, security: security, timeoutSeconds: timeoutSeconds)
+        let result = Mailbox<Result<PartnerlineConnection, ConnectionError>>()
+        Task {
+            do {
+                result.post(.success(try await PartnerlineConnection.connect(options)))
+            } catch {
+                result.post(.failure((error as? ConnectionError) ?? ConnectionError(.connect, "\(error)")))
+            }
+        }
+        guard let outcome = result.next(until: Date().addingTimeInterval(Double(timeoutSeconds) * 3 + 5)) else {
+            throw ClientError("no answer from \(options.hostPort) within \(timeoutSeconds) s")
+        }
+        switch outcome {
+        case .failure(let error):
+            switch error.kind {
+            case .untrustedServer: throw ClientError(error.message, final: true)
+            case .tls:
+                var text = "connection to \(options.hostPort) failed: \(error.message)"
+                if case .caFile(let path) = trust { text += " (the server's certificate could not be verified with \(path))" }
+                throw ClientError(text, final: true)
+            case .plaintextNotLoopback: throw ClientError(error.message, final: true)
+            default: throw ClientError("cannot connect to \(options.hostPort): \(error.message)")
+            }
+        case .success(let connection):
+            let link = TransportLink(connection: connection, inbox: inbox)
+            inbox.post(.ready(fingerprint: connection.serverFingerprint))
+            inbox.post(.line(ServerMessageText.line(.hello(connection.hello), tag: nil)))
+            Task {
+                for await message in connection.messages {
+                    inbox.post(.line(ServerMessageText.line(message, tag: nil)))
+                }
+                let why = await connection.closed()
+                inbox.post(.closed(why.message))
+            }
+            return link
+        }
     }
 
     func send(_ line: String) {
-        let bytes = Array(line.utf8) + [13, 10]
-        let connection = self.connection
-        connection.queue.async { connection.send(bytes) }
+        var rest = Substring(line)
+        var tag: String?
+        if rest.hasPrefix("@"), let space = rest.firstIndex(of: " ") {
+            tag = String(rest[rest.index(after: rest.startIndex)..<space])
+            rest = rest[rest.index(after: space)...]
+        }
+        guard let command = Self.command(String(rest)) else { return }
+        let connection = self.connection, inbox = self.inbox
+        Task {
+            do {
+                let reply = try await connection.send(command)
+                for message in reply.lines + [reply.final] {
+                    inbox.post(.line(ServerMessageText.line(message, tag: tag)))
+                }
+            } catch {
+                if let tag, let error = error as? ConnectionError, error.kind == .encoding {
+                    inbox.post(.line("@\(tag) ERR BAD_SYNTAX \(command.verb.uppercased()) :\(error.message)"))
+                }
+                // A closed connection is reported once, by the message loop.
+            }
+        }
+    }
+
+    /// A typed line as a command that encodes to the same bytes: the words before ` :` as
+    /// arguments (the encoder sends them bare, one space apart), the rest as the text.
+    static func command(_ line: String) -> ClientCommand? {
+        var head = Substring(line)
+        var text: String?
+        if let colon = line.range(of: " :") {
+            head = line[..<colon.lowerBound]
+            text = String(line[colon.upperBound...])
+        }
+        let words = head.split(separator: " ").map(String.init)
+        guard let verb = words.first else { return nil }
+        return ClientCommand(verb, Array(words.dropFirst()), text: text)
     }
 
     func close() {
-        let connection = self.connection
-        connection.queue.async { connection.close(flush: true) }
+        connection.close()
     }
+}
 
-    // MARK: ConnectionHandler (on the connection's queue)
-
-    func connectionReady(_ connection: Connection) {
-        inbox.post(.ready(fingerprint: connection.isTLS ? connection.peerCertificateSHA256Hex() : nil))
-    }
-
-    func connection(_ connection: Connection, didReceive bytes: UnsafeRawBufferPointer) {
-        splitter.feed(bytes) { line in
-            let text = String(decoding: line, as: UTF8.self)
-            // PING is answered here, at once, whatever the client is busy with.
-            if text.hasPrefix("PING") {
-                let token = text.split(separator: " ").dropFirst().first.map(String.init) ?? ""
-                connection.send(Array("PONG \(token)\r\n".utf8))
-                return
+/// A server line written back as text, quoted by the server's own rule (`ClientCommand.needsQuotes`),
+/// with the client's tag: what non-interactive mode prints and the model reads.
+enum ServerMessageText {
+    static func line(_ message: ServerMessage, tag: String?) -> String {
+        var out = tag.map { "@\($0) " } ?? ""
+        func fields(_ fields: [ServerLineField]) {
+            for field in fields {
+                out += " \(field.key)="
+                if ClientCommand.needsQuotes(field.value) {
+                    out += "\"" + field.value.replacingOccurrences(of: "\\", with: "\\\\")
+                        .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+                } else {
+                    out += field.value
+                }
             }
-            inbox.post(.line(text))
         }
-    }
-
-    func connectionClosed(_ connection: Connection, reason: CloseReason) {
-        let text: String
-        switch reason {
-        case .peerClosed: text = "the server closed the connection"
-        case .localClose: text = "closed"
-        case .outboundOverflow: text = "too much unsent output"
-        case .handshakeFailed(let why): text = "TLS handshake failed: \(why)"
-        case .ioError(let why): text = why
+        func text(_ value: String?) {
+            if let value { out += " :" + value }
         }
-        inbox.post(.closed(text))
+        switch message {
+        case .hello(let hello):
+            out += "HELLO \(hello.protocolVersion) \(hello.serverName)"
+            text(hello.text)
+        case .ok(let reply):
+            out += "OK \(reply.verb)"
+            fields(reply.fields)
+            text(reply.text)
+        case .error(let error):
+            out += "ERR \(error.code) \(error.verb)"
+            text(error.message)
+        case .event(let event):
+            out += "EV \(event.room) \(event.seq) \(event.time) \(event.actor) \(event.kind)"
+            fields(event.fields)
+            text(event.text)
+        case .data(let data):
+            out += (["*", data.word] + data.arguments).joined(separator: " ")
+            fields(data.fields)
+            text(data.text)
+        case .ping(let token):
+            out += "PING \(token)"
+        case .read(let marker):
+            out += "READ \(marker.room) \(marker.seq)"
+        case .notice(let value):
+            out += "NOTICE"
+            text(value)
+        case .bye(let bye):
+            out += "BYE \(bye.code)"
+            text(bye.text)
+        case .unknown(let tokens):
+            out += ([tokens.word] + tokens.arguments).joined(separator: " ")
+            fields(tokens.fields)
+            text(tokens.text)
+        }
+        return out
     }
 }
 

@@ -84,7 +84,13 @@ import Glibc
         #expect(!again.stderr.contains("first use"))
         let oldCA = dir.path + "/old-ca.crt"
         try FileManager.default.copyItem(atPath: server.certificatePath, toPath: oldCA)
-        let oldFingerprint = String(try String(contentsOfFile: knownHosts, encoding: .utf8).split(separator: " ")[1].prefix(64))
+        // `host:port sha256:<hex>`; refusals show it as openssl does, AB:CD:...
+        let recorded = try String(contentsOfFile: knownHosts, encoding: .utf8).split(separator: " ")[1]
+        let hex = recorded.dropFirst("sha256:".count).prefix(64).uppercased()
+        let oldFingerprint = stride(from: 0, to: hex.count, by: 2).map { i -> String in
+            let start = hex.index(hex.startIndex, offsetBy: i)
+            return String(hex[start..<hex.index(start, offsetBy: 2)])
+        }.joined(separator: ":")
 
         let port = server.tlsPort
         server.stop()

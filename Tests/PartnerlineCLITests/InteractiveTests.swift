@@ -126,8 +126,8 @@ struct InteractiveTests {
                                                "--known-hosts", knownHosts], home: dir.path, columns: 120)
         let screen = try tmux.waitFor("EXITED=2")
         #expect(screen.contains("REFUSED"))
-        #expect(screen.contains("known fingerprint"))
-        #expect(screen.contains("offered fingerprint"))
+        #expect(screen.contains("presented: SHA-256"))
+        #expect(screen.contains("trusted:   SHA-256"))
         server.stop()
     }
 }

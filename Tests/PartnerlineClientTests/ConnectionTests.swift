@@ -46,7 +46,8 @@ struct ConnectionTests {
         let register = try await bot.send(.register("org-two", password: "pw-long-enough", org: funder))
         #expect(register.ok != nil)
 
-        await bot.quit("done")
+        let quit = try await bot.send(.quit("done"))
+        #expect(try quit.checked().verb == "QUIT" && quit.checked().text == "done")
         let end = await bot.closed()
         #expect(end.kind == .closed && end.bye?.code == "QUIT")
         await #expect(throws: ConnectionError.self) { try await bot.send(.clusters) }

@@ -159,8 +159,23 @@ struct ServerLineTokensTests {
         #expect(notice.word == "NOTICE" && notice.tokens.isEmpty && notice.text == "lincoln asks to join c1")
         let bye = tokens(ServerLine.tagged("z", ServerLine.bye(code: "QUIT", text: "goodbye")))
         #expect(bye.tag == "z" && bye.word == "BYE" && bye.arguments == ["QUIT"] && bye.text == "goodbye")
-        let read = ServerLineTokens("READ c1/r1 17\r")
+        let read = tokens(ServerLine.read(room: "c1/r1", seq: 17))
         #expect(read.word == "READ" && read.arguments == ["c1/r1", "17"] && read.text == nil)
+        #expect(ServerLineTokens("READ c1/r1 17\r") == read)
+    }
+
+    /// Any bytes at all: the tokenizer never traps, and what it reads is stable (tokenizing the
+    /// same bytes twice gives the same result).
+    @Test func randomBytesNeverBreakTheTokenizer() {
+        var rng = SplitMix64(seed: 99)
+        let interesting: [UInt8] = [32, 34, 92, 61, 58, 64, 42, 13, 10, 0, 9, 0xC2, 0xA0, 0xE3, 0x80, 0x80, 0xFF, 97, 122, 95]
+        for _ in 0..<5_000 {
+            let count = Int.random(in: 0...40, using: &rng)
+            let bytes = (0..<count).map { _ in Bool.random(using: &rng) ? interesting.randomElement(using: &rng)! : UInt8.random(in: 0...255, using: &rng) }
+            let first = bytes.withUnsafeBytes { ServerLineTokens(bytes: $0) }
+            let second = bytes.withUnsafeBytes { ServerLineTokens(bytes: $0) }
+            #expect(first == second)
+        }
     }
 
     @Test func brokenLinesAreReadAsFarAsTheyGo() {
