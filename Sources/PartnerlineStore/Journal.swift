@@ -444,55 +444,37 @@ public final class Journal: @unchecked Sendable {
     private static func recover(
         directory: String, directoryFD: Int32, io: FileIO, replay: ([UInt8], RecordLocation) throws -> Void
     ) throws -> Recovered {
-        let segments = try Segment.list(directory: directory)
-        let hasher = ChainHasher()
+        let scanner = try JournalScanner(directory: directory)
+        let segments = scanner.segments
         var head = Digest.zero
         var count = 0
         var report = RecoveryReport(
             records: 0, truncatedFile: nil, truncatedAtOffset: nil, truncatedBytes: 0, reason: nil,
             headHashHex: Digest.zero.hex)
 
+        // Recovery's reading of a fault: with nothing after it, a torn tail to cut; otherwise the
+        // journal is refused as it is.
         var cut: (segment: Int, offset: Int, size: Int, reason: String)?
-        scan: for (position, segment) in segments.enumerated() {
-            let bytes = try Posix.readFile(segment.path)
-            if segment.index != count + 1 {
-                throw StorageError(
-                    kind: .corrupt, file: segment.path, offset: 0,
-                    description: "corrupt journal: segment \(segment.path) is named for record #\(segment.index) "
-                        + "but follows \(count) records (a segment is missing, misnamed or out of place)")
-            }
-            let bad: (offset: Int, reason: String)? = try bytes.withUnsafeBufferPointer { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    switch RecordCodec.parse(buffer, at: offset) {
-                    case .record(let payload, let hash, let end):
-                        let computed = hasher.chain(head, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[payload])))
-                        guard computed == hash else {
-                            return (offset, "hash mismatch (not SHA-256 of the previous hash and this payload)")
-                        }
-                        try replay(Array(buffer[payload]), RecordLocation(segment: segment.index, offset: offset))
-                        head = hash
-                        count += 1
-                        offset = end
-                    case .bad(let reason):
-                        return (offset, reason)
-                    }
+        try scanner.walk { event in
+            switch event {
+            case .record(let record):
+                try replay(Array(record.payload), record.location)
+                head = record.hash
+                count += 1
+                return .proceed
+            case .segmentEnd:
+                return .proceed
+            case .fault(let fault, let segment):
+                guard let segment else { throw fault.error(.refused) }
+                switch fault.kind {
+                case .malformedRecord, .hashMismatch:
+                    if segment.dataFollows(fault.offset) { throw fault.error(.refusedNotATornTail) }
+                    cut = (segment.position, fault.offset, segment.bytes.count, fault.reason)
+                    return .stop
+                case .misnamedSegment, .unreadable, .noSegments:
+                    throw fault.error(.refused)
                 }
-                return nil
             }
-            guard let bad else { continue }
-            let later = segments[(position + 1)...]
-            let followed =
-                bytes.withUnsafeBufferPointer { RecordCodec.wellFormedRecordFollows($0, after: bad.offset) }
-                || later.contains { (Posix.size(ofPath: $0.path) ?? 1) > 0 }
-            if followed {
-                throw StorageError(
-                    kind: .corrupt, file: segment.path, offset: bad.offset,
-                    description: "corrupt journal: \(segment.path) offset \(bad.offset): \(bad.reason); "
-                        + "valid records follow it, so it is not a torn tail (nothing was changed)")
-            }
-            cut = (position, bad.offset, bytes.count, bad.reason)
-            break scan
         }
 
         var current = segments.last.map { ($0.path, $0.index) }

@@ -23,52 +23,43 @@ public enum JournalBackup {
     /// record in a sealed segment (one with a later segment after it) is corruption, and the copy
     /// fails naming its file and offset. Every copied file and the directory are fsynced.
     public static func copy(from source: String, to destination: String) throws(StorageError) -> JournalCopyReport {
-        let segments = try Segment.list(directory: source)
+        let scanner = try JournalScanner(directory: source)
         try Posix.makeDirectories(destination)
         if try !Segment.list(directory: destination).isEmpty {
             throw StorageError(kind: .io, file: destination, offset: nil,
                                description: "\(destination) already holds journal segments; back up into a new directory")
         }
-        let hasher = ChainHasher()
         var head = Digest.zero
         var report = JournalCopyReport(records: 0, bytes: 0, segments: 0, headHashHex: Digest.zero.hex)
-        for (position, segment) in segments.enumerated() {
-            guard segment.index == report.records + 1 else {
-                throw StorageError(kind: .corrupt, file: segment.path, offset: 0,
-                                   description: "segment \(segment.path) is named for record #\(segment.index) "
-                                       + "but follows \(report.records) records")
-            }
-            let bytes = try Posix.readFile(segment.path)
-            let isLast = position == segments.count - 1
-            var validLength = 0
-            var failure: StorageError?
-            bytes.withUnsafeBufferPointer { buffer in
-                while validLength < buffer.count {
-                    guard case .record(let payload, let hash, let end) = RecordCodec.parse(buffer, at: validLength),
-                          hasher.chain(head, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[payload]))) == hash
-                    else {
-                        if !isLast {
-                            failure = StorageError(kind: .corrupt, file: segment.path, offset: validLength,
-                                                   description: "corrupt journal: \(segment.path) offset \(validLength): "
-                                                       + "bad record in a sealed segment; run verify")
-                        }
-                        return  // the live segment: the record being written is not part of the copy
-                    }
-                    head = hash
-                    report.records += 1
-                    validLength = end
-                }
-            }
-            if let failure { throw failure }
-            try write(bytes[0..<validLength], to: Segment.join(destination, Segment.name(index: segment.index)))
-            report.bytes += validLength
+        // Backup's reading of a fault: in the live segment, the record still being written ends the
+        // copy (it is not part of it); anywhere else the copy fails.
+        func copy(_ segment: JournalScanner.SegmentView, upTo length: Int) throws(StorageError) {
+            let target = Segment.join(destination, Segment.name(index: segment.segment.index))
+            try write(UnsafeBufferPointer(rebasing: segment.bytes[0..<length]), to: target)
+            report.bytes += length
             report.segments += 1
-            // A sealed segment ends where the next begins; past a cut in the live one there is nothing to copy.
-            if validLength < bytes.count { break }
+        }
+        try scanner.walk { event throws(StorageError) in
+            switch event {
+            case .record(let record):
+                head = record.hash
+                report.records += 1
+                return .proceed
+            case .segmentEnd(let segment):
+                try copy(segment, upTo: segment.bytes.count)
+                return .proceed
+            case .fault(let fault, let segment):
+                guard let segment, fault.kind == .malformedRecord || fault.kind == .hashMismatch else {
+                    throw fault.error(.backupStopped)
+                }
+                guard segment.isLast else { throw fault.error(.backupSealedSegment) }
+                try copy(segment, upTo: fault.offset)
+                return .stop
+            }
         }
         if report.segments == 0 {
             // An empty journal still needs its first segment to be a journal.
-            try write([][...], to: Segment.path(directory: destination, index: 1))
+            try write(UnsafeBufferPointer(start: nil, count: 0), to: Segment.path(directory: destination, index: 1))
             report.segments = 1
         }
         try syncDirectory(destination)
@@ -76,22 +67,21 @@ public enum JournalBackup {
         return report
     }
 
-    private static func write(_ bytes: ArraySlice<UInt8>, to path: String) throws(StorageError) {
+    private static func write(_ bytes: UnsafeBufferPointer<UInt8>, to path: String) throws(StorageError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw StorageError.io("cannot create", file: path, errno: errno) }
         defer { Posix.close(fd) }
         var failure: Int32 = 0
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let written = Posix.write(fd, raw.baseAddress! + done, raw.count - done)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                done += written
+        let raw = UnsafeRawBufferPointer(bytes)
+        var done = 0
+        while done < raw.count {
+            let written = Posix.write(fd, raw.baseAddress! + done, raw.count - done)
+            if written < 0 {
+                if errno == EINTR { continue }
+                failure = errno
+                break
             }
+            done += written
         }
         if failure != 0 { throw StorageError.io("cannot write", file: path, errno: failure) }
         if Posix.fullSync(fd) != 0 { throw StorageError.io("cannot sync", file: path, errno: errno) }

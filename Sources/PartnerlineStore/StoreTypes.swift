@@ -73,11 +73,8 @@ public struct RecoveryReport: Sendable {
 }
 
 public struct JournalVerifyReport: Sendable {
-    public struct Fault: Sendable {
-        public var file: String
-        public var offset: Int
-        public var reason: String
-    }
+    /// A fault names its file, the offset of the bad record and why (`JournalFault`).
+    public typealias Fault = JournalFault
 
     public var directory: String
     public var records: Int
