@@ -30,6 +30,15 @@ public struct BenchRow: Codable, Sendable {
         metrics.append(Value(name: name, value: String(value)))
     }
 
+    /// A metric that is a word, not a number (e.g. which process bounded the row).
+    public mutating func label(_ name: String, _ value: String) {
+        metrics.append(Value(name: name, value: value))
+    }
+
+    public func metricText(_ name: String) -> String? {
+        metrics.first { $0.name == name }?.value
+    }
+
     public func metricValue(_ name: String) -> Double? {
         metrics.first { $0.name == name }.flatMap { Double($0.value) }
     }

@@ -274,7 +274,12 @@ public enum Scenarios {
             if units > 0 { row.metric("server_us/msg", (serverCPU1 - serverCPU0) * 1e6 / Double(units), decimals: 2) }
             row.metric("server_rss_MiB", Double(rss) / 1024)
         }
-        row.metric("bench_cpu_%", (selfCPU1 - selfCPU0) / elapsed * 100)
+        let benchCPU = (selfCPU1 - selfCPU0) / elapsed * 100
+        let serverCPU = server.probe.map { _ in (serverCPU1 - serverCPU0) / elapsed * 100 }
+        row.metric("bench_cpu_%", benchCPU)
+        // Both CPUs on every load row, and which process was the busier (see `Ruler`).
+        row.label("bound", Ruler.bound(serverCPU: serverCPU, benchCPU: benchCPU).rawValue)
+        if let note = Ruler.note(serverCPU: serverCPU, benchCPU: benchCPU) { row.notes.append(note) }
         row.metric("errors", Int(totals.errors))
         if let error = totals.firstError { row.notes.append("first error: \(error)") }
     }

@@ -23,6 +23,11 @@ import Testing
         #expect((row.metricValue("deliveries/s") ?? 0) > 0)
         #expect((row.metricValue("posts/s") ?? 0) > 0)
         #expect(row.metricValue("server_cpu_%") != nil)
+        #expect(row.metricValue("bench_cpu_%") != nil)
+        // Every load row says which process was the busier, and a bench-bound row says so in a note.
+        let bound = try #require(row.metricText("bound"))
+        #expect(bound == "server" || bound == "BENCH", "\(bound)")
+        #expect((bound == "BENCH") == row.notes.contains { $0.hasPrefix("bench-bound:") }, "\(row.notes)")
     }
 
     @Test func manyRoomsDeliver() throws {
