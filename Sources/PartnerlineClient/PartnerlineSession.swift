@@ -45,7 +45,40 @@ public enum SessionUpdate: Sendable, Hashable {
     /// A room's history on the server is shorter than what was seen: see `RoomReset`.
     case reset(RoomReset)
     /// Any other line outside a reply: `READ`, `NOTICE`, `BYE`, lines of unknown kind.
+    ///
+    /// Also, after each (re)login, right after `.state(.connected)` or `.state(.back)` and
+    /// before that connection's resets and events: one `* JOINED <room> last=<seq> read=<seq>`
+    /// data line per room the connection is attached to (the LOGIN reply's own lines; against a
+    /// 1.0 server, made from each re-JOIN's `OK JOIN last=`, without `read=`). A UI opens its
+    /// room windows and unread counts from them; see `JoinedRoom`.
     case message(ServerMessage)
+}
+
+/// One `* JOINED` line of a (re)login, typed: a room the connection is attached to, its newest
+/// seq and the account's read marker (nil from a 1.0 server, which keeps none).
+public struct JoinedRoom: Sendable, Hashable {
+    public var room: String
+    public var last: UInt64
+    public var read: UInt64?
+
+    public init(room: String, last: UInt64, read: UInt64? = nil) {
+        self.room = room
+        self.last = last
+        self.read = read
+    }
+
+    /// The room of a `* JOINED` data line (nil for any other line).
+    public init?(_ line: DataLine) {
+        guard line.word == "JOINED", let room = line.arguments.first else { return nil }
+        self.init(room: room, last: line.number("last") ?? 0, read: line.number("read"))
+    }
+
+    /// As a `* JOINED` data line (how the session passes it on in `SessionUpdate.message`).
+    public var dataLine: DataLine {
+        var fields = [ServerLineField("last", String(last))]
+        if let read { fields.append(ServerLineField("read", String(read))) }
+        return DataLine(word: "JOINED", arguments: [room], fields: fields)
+    }
 }
 
 /// A connection that comes back: logs in, keeps the last seq seen per room, and after a drop
@@ -151,11 +184,14 @@ public actor PartnerlineSession {
                 attempt = 0
                 // Rooms first (a 1.0 server needs its JOINs before anything else is sent), then
                 // callers may send while the missed events are fetched.
-                let step = await attach(connection, login: login)
+                let (step, joined) = await attach(connection, login: login)
                 self.connection = connection
                 serverFingerprint = connection.serverFingerprint
                 emitState(everConnected ? .back : .connected(connection.hello))
                 everConnected = true
+                // What a UI needs after each (re)login: the rooms with their newest seq and read
+                // marker, before the resets and missed events that follow.
+                for room in joined { updatesContinuation.yield(.message(.data(room.dataLine))) }
                 emit(step.outputs)
                 await fetch(step.fetches, on: connection)
                 for await message in connection.messages {
@@ -216,9 +252,10 @@ public actor PartnerlineSession {
     }
 
     /// After LOGIN: which rooms the connection is attached to, and what to fetch.
-    private func attach(_ connection: PartnerlineConnection, login: CommandReply) async -> ResumeTracker.Step {
+    private func attach(_ connection: PartnerlineConnection, login: CommandReply) async
+        -> (step: ResumeTracker.Step, joined: [JoinedRoom]) {
         if login.ok?["rooms"] != nil || login.data.contains(where: { $0.word == "JOINED" }) {
-            return tracker.attached(joinedLines: login.data)
+            return (tracker.attached(joinedLines: login.data), login.data.compactMap(JoinedRoom.init))
         }
         // A 1.0 server: membership is not stored, so JOIN the rooms joined before.
         var rooms: [(room: String, last: UInt64)] = []
@@ -226,7 +263,7 @@ public actor PartnerlineSession {
             guard let reply = try? await connection.send(.join(room)), let ok = reply.ok else { continue }
             rooms.append((room, ok.number("last") ?? 0))
         }
-        return tracker.attached(rooms)
+        return (tracker.attached(rooms), rooms.map { JoinedRoom(room: $0.room, last: $0.last) })
     }
 
     /// The rooms joined on the previous connection (for a 1.0 server's re-JOIN); at first, the

@@ -2,17 +2,12 @@ import Foundation
 
 extension ChatModel {
     /// Folds one server line into the model; returns what must be sent because of it
-    /// (catch-up pages, the next MARK). PING is the connection's business and ignored here.
+    /// (a window's opening page). PING is the connection's business and ignored here.
     public mutating func receive(_ line: IncomingLine) -> [Outgoing] {
         let purpose = line.tag.flatMap { pending[$0]?.purpose }
         switch line.word {
         case "EV":
             event(line, live: purpose.map(Self.isLive) ?? true)
-            if case .catchUp(let room) = purpose, line.arguments.count > 1, let seq = UInt64(line.arguments[1]),
-               var state = catchUp[room] {
-                state.cursor = max(state.cursor, seq)
-                catchUp[room] = state
-            }
             return []
         case "*":
             return data(line)
@@ -44,7 +39,7 @@ extension ChatModel {
 
     private static func isLive(_ purpose: Purpose) -> Bool {
         switch purpose {
-        case .catchUp, .history: return false
+        case .openingPage, .history: return false
         default: return true
         }
     }
@@ -189,21 +184,18 @@ extension ChatModel {
             if !ok { say(errorText, kind: .error, in: command.window) }
         case .quit:
             break
-        case .join(let room), .rejoin(let room):
+        case .join(let room):
             guard ok else {
-                if case .join = command.purpose { say("cannot join \(room): \(errorText)", kind: .error, in: command.window) }
-                else { say("could not rejoin: \(errorText)", kind: .error, in: room) }
+                say("cannot join \(room): \(errorText)", kind: .error, in: command.window)
                 return []
             }
             let joined = line.options["room"] ?? room
             let index = ensureWindow(joined)
             let last = line.options["last"].flatMap { UInt64($0) } ?? 0
             var out = roomIsAt(joined, last: last)
-            if case .join = command.purpose {
-                select(index)
-                if let cluster = joined.split(separator: "/").first {
-                    out.append(send("ROOMS \(cluster)", .topics, window: joined))
-                }
+            select(index)
+            if let cluster = joined.split(separator: "/").first {
+                out.append(send("ROOMS \(cluster)", .topics, window: joined))
             }
             return out
         case .part(let room):
@@ -234,9 +226,8 @@ extension ChatModel {
                 knownRooms.insert(room)
                 if let index = index(of: room) { windows[index].topic = data.text ?? "" }
             }
-        case .catchUp(let room):
-            return catchUpPageDone(room, ok: ok, count: Int(line.options["count"] ?? "0") ?? 0,
-                                   more: line.options["more"])
+        case .openingPage(let room):
+            if !ok { say("could not fetch the newest events of \(room): \(errorText)", kind: .error, in: room) }
         case .mark(let room):
             if ok, let read = line.options["read"].flatMap({ UInt64($0) }), let index = index(of: room) {
                 windows[index].readSeq = max(windows[index].readSeq, read)

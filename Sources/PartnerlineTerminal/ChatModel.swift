@@ -19,7 +19,7 @@ public enum LinkStatus: Sendable, Equatable {
 
 /// The client's state: windows, items, what each sent command is for, connection status.
 /// A fold of server lines (`receive`) and of what the user types (`submit`, window keys); it does
-/// no I/O. Both folds return the command lines to send, so catch-up, MARK and the paste guard are
+/// no I/O. Both folds return the command lines to send, so opening pages, MARK and the paste guard are
 /// decided here and unit-tested without a terminal or a socket.
 public struct ChatModel: Sendable {
     public let account: String
@@ -42,8 +42,8 @@ public struct ChatModel: Sendable {
     var findCursor: Int?
     var pending: [String: PendingCommand] = [:]
     var nextTag = 1
-    /// Rooms whose catch-up (HISTORY paging) is under way.
-    var catchUp: [String: CatchUpState] = [:]
+    /// Rooms whose opening page (the newest events, when the window first opens) was asked for.
+    var pagesAsked: Set<String> = []
     /// MARKs sent and not yet answered, per room (so one is not sent twice).
     var marksInFlight: [String: UInt64] = [:]
     /// How many events a window shows when it first opens (one HISTORY page back).
@@ -184,28 +184,18 @@ public struct ChatModel: Sendable {
         /// SAY, NEED, OFFER, PROPOSE, BACK, VOTE, REPLY, ...: the EV shows it; only ERR is shown.
         case post
         case join(String)
-        /// After a reconnect: JOIN again (a member's JOIN is answered OK with the newest seq).
-        case rejoin(String)
         case part(String)
         case show(String)
         /// Data lines and the final line are shown in the window (LIST, SEARCH, MATCHES, /quote).
         case listing
         /// `/history`: events go to the room's window in order.
         case history(String)
-        /// A catch-up page (HISTORY after=...): no bell, no highlight for old lines.
-        case catchUp(String)
+        /// A window's opening page (HISTORY before=...): no bell for old lines.
+        case openingPage(String)
         case mark(String)
         /// ROOMS of a cluster just joined: topics for the title line, names for completion.
         case topics
         case quit
-    }
-
-    /// Paging through a room's missed events: `cursor` is the last seq of the unbroken run the
-    /// window holds (live events that arrive meanwhile do not move it), `target` the newest seq
-    /// the server named.
-    struct CatchUpState: Sendable, Equatable {
-        var cursor: UInt64
-        var target: UInt64
     }
 
     struct PendingCommand: Sendable {

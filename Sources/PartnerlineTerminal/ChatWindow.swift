@@ -1,6 +1,6 @@
 /// A window: the server window or one room. Holds a capped scrollback kept in seq order, with
-/// each stored event at most once (catch-up after a drop may deliver an event the window already
-/// has; it is dropped here, so the screen never shows a repeat).
+/// each stored event at most once (a `/history` page, or a room parted and joined again, may
+/// bring an event the window already has; it is dropped here, so the screen never shows a repeat).
 public struct ChatWindow: Sendable, Equatable {
     public static let serverName = "server"
 
@@ -12,7 +12,7 @@ public struct ChatWindow: Sendable, Equatable {
     public var scrollbackLimit: Int
     /// The highest seq this window knows exists in the room (from events, JOIN or `* JOINED`).
     public var lastSeq: UInt64 = 0
-    /// The highest seq of an event actually held (what catch-up resumes from).
+    /// The highest seq of an event actually held.
     public private(set) var heldSeq: UInt64 = 0
     /// The account's read marker in this room (from `* JOINED`, `READ`, or our own MARK).
     public var readSeq: UInt64 = 0

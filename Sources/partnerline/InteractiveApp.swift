@@ -1,17 +1,21 @@
 import Foundation
+import PartnerlineClient
 import PartnerlineTerminal
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The full-screen client: one thread, one poll(2) loop over the keyboard, the connection's
-/// inbox, the signal pipe and the reconnect mailbox. Keys are handled first and drawn at once;
+/// The full-screen client: one thread, one poll(2) loop over the keyboard, the session's inbox
+/// and the signal pipe. Reconnecting and catching up are the client library's
+/// (`PartnerlineSession`, through `SessionLink`); this loop shows its state changes. Keys are handled first and drawn at once;
 /// server lines are folded in as they come and drawn at most `frameInterval` apart, so a flood
 /// of events costs one frame per interval, not one per event, and typing stays responsive.
 final class InteractiveApp {
     private let settings: Settings
-    private let password: String
-    private var session: Established?
+    private let link: SessionLink
+    private let started: SessionLink.Started
+    /// Things the user should read first (a server trusted on first use).
+    private let notes: [String]
     private var model: ChatModel
     private var editor = LineEditor()
     private var completion = Completion()
@@ -24,22 +28,14 @@ final class InteractiveApp {
     private var lastMinute = -1
     /// The server's lines arrive in bursts; one frame per 1/30 s is plenty for the eye.
     static let frameInterval = 1.0 / 30
-    private let reconnects = Mailbox<ReconnectResult>()
-    private var reconnectAt: Double?
-    private var reconnecting = false
-    private var attempt = 0
     private var signalRead: Int32 = -1
     private var paneHeight = 20
 
-    enum ReconnectResult: Sendable {
-        case connected(Established)
-        case failed(String, final: Bool)
-    }
-
-    init(settings: Settings, password: String, session: Established) {
+    init(settings: Settings, link: SessionLink, started: SessionLink.Started, notes: [String]) {
         self.settings = settings
-        self.password = password
-        self.session = session
+        self.link = link
+        self.started = started
+        self.notes = notes
         model = ChatModel(account: settings.user, scrollbackLimit: settings.scrollback)
         let colors = (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty
         diff = ScreenDiff(colors: colors)
@@ -69,12 +65,11 @@ final class InteractiveApp {
     }
 
     private func start() {
-        for note in session?.notes ?? [] { model.say(note, kind: .notice, in: ChatWindow.serverName) }
+        for note in notes { model.say(note, kind: .notice, in: ChatWindow.serverName) }
         if case .insecure = settings.trust {
             model.say("the server's certificate is NOT checked (--insecure)", kind: .error, in: ChatWindow.serverName)
         }
-        for line in session?.lines ?? [] { receive(line) }
-        transmit(model.connectionEstablished(reconnect: false))
+        for incoming in started.updates { handle(incoming) }
         for room in settings.rooms where model.index(of: room) == nil {
             transmit(model.submit("/join \(room)"))
         }
@@ -92,11 +87,9 @@ final class InteractiveApp {
             var timeout = 1000.0
             if dirty { timeout = max(0, (lastRender + Self.frameInterval - now) * 1000) }
             if decoder.hasPending { timeout = min(timeout, 30) }
-            if let at = reconnectAt, !reconnecting { timeout = min(timeout, max(0, (at - now) * 1000)) }
             var polls = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0),
                          pollfd(fd: signalRead, events: Int16(POLLIN), revents: 0),
-                         pollfd(fd: reconnects.readFD, events: Int16(POLLIN), revents: 0),
-                         pollfd(fd: session?.inbox.readFD ?? -1, events: Int16(POLLIN), revents: 0)]
+                         pollfd(fd: link.inbox.readFD, events: Int16(POLLIN), revents: 0)]
             let ready = poll(&polls, nfds_t(polls.count), Int32(timeout.rounded(.up)))
             if ready < 0 && errno != EINTR { return quit(sendQuit: true) }
             var typed = false
@@ -120,12 +113,11 @@ final class InteractiveApp {
                 handle(keys: decoder.flushPending())
                 typed = true
             }
-            if let events = session?.inbox.drain(), !events.isEmpty {
-                for event in events { handle(event) }
+            let incoming = link.inbox.drain()
+            if !incoming.isEmpty {
+                for item in incoming { handle(item) }
                 dirty = true
             }
-            for result in reconnects.drain() { handle(result) }
-            if let at = reconnectAt, !reconnecting, Self.now() >= at { startReconnect() }
             if model.quitRequested { return quit(sendQuit: false) }
 
             let minute = Int(Date().timeIntervalSince1970 / 60)
@@ -232,78 +224,52 @@ final class InteractiveApp {
         transmit(model.receive(line))
     }
 
-    private func handle(_ event: LinkEvent) {
-        switch event {
-        case .ready: break
+    private func handle(_ incoming: SessionLink.Incoming) {
+        switch incoming {
         case .line(let text): receive(text)
-        case .closed(let reason):
-            session = nil
-            scheduleReconnect(reason)
+        case .update(.event(let event)): receive(ServerMessageText.line(.event(event), tag: nil))
+        case .update(.message(let message)): receive(ServerMessageText.line(message, tag: nil))
+        case .update(.reset(let reset)):
+            transmit(model.roomReset(reset.room, keptSeq: reset.keptSeq, serverLast: reset.serverLast))
+        case .update(.state(let state)): show(state)
+        case .finished: break
         }
         transmit(model.takeMarks())
         if model.takeBell() { Terminal.write("\u{7}") }
     }
 
+    /// The session's state changes: away (with the next attempt's delay), back, or stopped for
+    /// good (a changed certificate or a refused login is not retried).
+    private func show(_ state: SessionState) {
+        dirty = true
+        switch state {
+        case .connecting: break
+        case .connected(let hello):
+            receive(ServerMessageText.line(.hello(hello), tag: nil))
+            model.connectionEstablished(reconnect: false)
+        case .back:
+            model.connectionEstablished(reconnect: true)
+        case .away(let reason, let retry):
+            let text = reason.message.count > 60 ? String(reason.message.prefix(60)) + "..." : reason.message
+            model.connectionLost(reason: text, retrySeconds: max(1, Int(retry.rounded(.up))))
+        case .stopped(let error):
+            guard let error else { return }
+            let reason = TransportLink.failure(error, hostPort: link.hostPort, trust: settings.trust).description
+            model.say(reason, kind: .error, in: ChatWindow.serverName)
+            model.say("not reconnecting: \(reason.split(separator: "\n").first ?? "")", kind: .error)
+            model.connectionLost(reason: "refused", retrySeconds: 0)
+        }
+    }
+
     private func transmit(_ lines: [Outgoing]) {
         guard !lines.isEmpty else { return }
-        guard let session, model.status == .online else {
+        guard model.status == .online else {
             for line in lines where !line.line.hasPrefix("MARK") {
                 model.say("not connected; not sent: \(line.line)", kind: .error)
             }
             return
         }
-        for line in lines { session.link.send(line.wire) }
-    }
-
-    /// 1, 2, 4, ... 30 s, each with up to a fifth added at random, so a restarted server is not
-    /// met by every client at the same instant.
-    private func scheduleReconnect(_ reason: String) {
-        attempt += 1
-        let base = min(30.0, pow(2.0, Double(attempt - 1)))
-        let delay = base + Double.random(in: 0...(base / 5))
-        reconnectAt = Self.now() + delay
-        model.connectionLost(reason: reason, retrySeconds: Int(delay.rounded(.up)))
-        dirty = true
-    }
-
-    private func startReconnect() {
-        reconnecting = true
-        reconnectAt = nil
-        let settings = self.settings, password = self.password, mailbox = reconnects
-        Thread.detachNewThread {
-            do {
-                let session = try Establish.run(endpoint: settings.endpoint, trust: settings.trust, user: settings.user,
-                                                password: password)
-                mailbox.post(.connected(session))
-            } catch {
-                // A changed certificate or a refused login will not mend itself by retrying.
-                mailbox.post(.failed("\(error)", final: (error as? ClientError)?.isFinal ?? false))
-            }
-        }
-    }
-
-    private func handle(_ result: ReconnectResult) {
-        reconnecting = false
-        dirty = true
-        switch result {
-        case .connected(let established):
-            session = established
-            attempt = 0
-            for note in established.notes { model.say(note, kind: .notice, in: ChatWindow.serverName) }
-            let lines = established.lines
-            let rejoin = model.connectionEstablished(reconnect: true)
-            for line in lines { receive(line) }
-            transmit(rejoin)
-        case .failed(let reason, let final):
-            if final {
-                model.say(reason, kind: .error, in: ChatWindow.serverName)
-                model.say("not reconnecting: \(reason.split(separator: "\n").first ?? "")", kind: .error)
-                model.connectionLost(reason: "refused", retrySeconds: 0)
-                reconnectAt = nil
-            } else {
-                scheduleReconnect(reason.count > 60 ? String(reason.prefix(60)) + "..." : reason)
-            }
-        }
+        for line in lines { link.send(line.wire) }
     }
 
     // MARK: drawing
@@ -322,14 +288,8 @@ final class InteractiveApp {
     }
 
     private func quit(sendQuit: Bool) -> Int32 {
-        if let session {
-            if sendQuit && model.status == .online { transmit(model.submit("/quit")) }
-            session.link.close()
-            let deadline = Date().addingTimeInterval(1)
-            while let event = session.inbox.next(until: deadline) {
-                if case .closed = event { break }
-            }
-        }
+        if sendQuit && model.status == .online { transmit(model.submit("/quit")) }
+        link.stop()
         return 0
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PartnerlineClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,6 +75,9 @@ struct PartnerlineCommand: ParsableCommand {
         } catch {
             fail(error)
         }
+        if !batch {
+            runInteractive(settings, password: password)
+        }
         let session: Established
         do {
             session = try Establish.run(endpoint: settings.endpoint, trust: settings.trust, user: settings.user,
@@ -82,14 +86,36 @@ struct PartnerlineCommand: ParsableCommand {
             fail(error)
         }
         for note in session.notes { standardError("partnerline: " + note) }
-        if batch {
-            var lines = send
-            if lines.isEmpty {
-                while let line = readLine(strippingNewline: true) { lines.append(line) }
-            }
-            Foundation.exit(BatchMode.run(session, lines: lines))
+        var lines = send
+        if lines.isEmpty {
+            while let line = readLine(strippingNewline: true) { lines.append(line) }
         }
-        let app = InteractiveApp(settings: settings, password: password, session: session)
+        Foundation.exit(BatchMode.run(session, lines: lines))
+    }
+
+    /// The full-screen client on the library's `PartnerlineSession`: the first login is waited for
+    /// here (a failure is exit status 2, before the screen is taken), then it reconnects by itself.
+    private func runInteractive(_ settings: Settings, password: String) -> Never {
+        var knownBefore = true
+        if case .knownHosts(let path) = settings.trust {
+            knownBefore = KnownHosts(contents: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+                .entries.contains { $0.hostPort == settings.endpoint.key }
+        }
+        let link = SessionLink(endpoint: settings.endpoint, trust: settings.trust, user: settings.user, password: password)
+        let started: SessionLink.Started
+        do {
+            started = try link.waitForFirstLogin()
+        } catch {
+            fail(error)
+        }
+        var notes: [String] = []
+        if case .knownHosts(let path) = settings.trust, !knownBefore,
+           let entry = KnownHosts(contents: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+            .entries.first(where: { $0.hostPort == settings.endpoint.key }) {
+            notes.append("trusting \(settings.endpoint.key) on first use: certificate SHA-256 \(Fingerprint.display(entry.fingerprint)) (recorded in \(path))")
+        }
+        for note in notes { standardError("partnerline: " + note) }
+        let app = InteractiveApp(settings: settings, link: link, started: started, notes: notes)
         Foundation.exit(app.run())
     }
 

@@ -106,17 +106,7 @@ final class TransportLink: ServerLink, @unchecked Sendable {
     /// Connects, checks the server and waits for its greeting (blocking, bounded by
     /// `timeoutSeconds`); then `.ready` and the HELLO line are in `inbox`, and every later line.
     static func open(host: String, port: Int, trust: TrustMode, inbox: Inbox, timeoutSeconds: Int = 10) throws -> TransportLink {
-        let security: ConnectionOptions.Security
-        switch trust {
-        case .plain: security = .plaintextLoopback
-        case .caFile(let path): security = .tls(.certificateAuthority(file: path))
-        case .knownHosts(let path): security = .tls(.knownHosts(file: path))
-        case .insecure:
-            // A known-hosts file of its own for every start: whatever certificate is presented
-            // is taken. That is what --insecure means (and it is warned about on every start).
-            security = .tls(.knownHosts(file: NSTemporaryDirectory() + "partnerline-insecure-\(UUID().uuidString)"))
-        }
-        let options = ConnectionOptions(host: host, port: port, security: security, timeoutSeconds: timeoutSeconds)
+        let options = Self.options(host: host, port: port, trust: trust, timeoutSeconds: timeoutSeconds)
         let result = Mailbox<Result<PartnerlineConnection, ConnectionError>>()
         Task {
             do {
@@ -130,15 +120,7 @@ final class TransportLink: ServerLink, @unchecked Sendable {
         }
         switch outcome {
         case .failure(let error):
-            switch error.kind {
-            case .untrustedServer: throw ClientError(error.message, final: true)
-            case .tls:
-                var text = "connection to \(options.hostPort) failed: \(error.message)"
-                if case .caFile(let path) = trust { text += " (the server's certificate could not be verified with \(path))" }
-                throw ClientError(text, final: true)
-            case .plaintextNotLoopback: throw ClientError(error.message, final: true)
-            default: throw ClientError("cannot connect to \(options.hostPort): \(error.message)")
-            }
+            throw failure(error, hostPort: options.hostPort, trust: trust)
         case .success(let connection):
             let link = TransportLink(connection: connection, inbox: inbox)
             inbox.post(.ready(fingerprint: connection.serverFingerprint))
@@ -154,14 +136,48 @@ final class TransportLink: ServerLink, @unchecked Sendable {
         }
     }
 
-    func send(_ line: String) {
+    /// A connection failure as a sentence for the user; `final` when retrying cannot mend it.
+    static func failure(_ error: ConnectionError, hostPort: String, trust: TrustMode) -> ClientError {
+        switch error.kind {
+        case .untrustedServer: return ClientError(error.message, final: true)
+        case .tls:
+            var text = "connection to \(hostPort) failed: \(error.message)"
+            if case .caFile(let path) = trust { text += " (the server's certificate could not be verified with \(path))" }
+            return ClientError(text, final: true)
+        case .plaintextNotLoopback: return ClientError(error.message, final: true)
+        default: return ClientError("cannot connect to \(hostPort): \(error.message)")
+        }
+    }
+
+    /// The library's connection options for a trust mode (shared with `SessionLink`).
+    static func options(host: String, port: Int, trust: TrustMode, timeoutSeconds: Int) -> ConnectionOptions {
+        let security: ConnectionOptions.Security
+        switch trust {
+        case .plain: security = .plaintextLoopback
+        case .caFile(let path): security = .tls(.certificateAuthority(file: path))
+        case .knownHosts(let path): security = .tls(.knownHosts(file: path))
+        case .insecure:
+            // A known-hosts file of its own for every start: whatever certificate is presented
+            // first is taken. That is what --insecure means (and it is warned about on every start).
+            security = .tls(.knownHosts(file: NSTemporaryDirectory() + "partnerline-insecure-\(UUID().uuidString)"))
+        }
+        return ConnectionOptions(host: host, port: port, security: security, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// A `@tag COMMAND ...` line cut into its tag and the command.
+    static func split(_ line: String) -> (tag: String?, command: ClientCommand?) {
         var rest = Substring(line)
         var tag: String?
         if rest.hasPrefix("@"), let space = rest.firstIndex(of: " ") {
             tag = String(rest[rest.index(after: rest.startIndex)..<space])
             rest = rest[rest.index(after: space)...]
         }
-        guard let command = Self.command(String(rest)) else { return }
+        return (tag, command(String(rest)))
+    }
+
+    func send(_ line: String) {
+        let (tag, command) = Self.split(line)
+        guard let command else { return }
         let connection = self.connection, inbox = self.inbox
         Task {
             do {

@@ -7,13 +7,21 @@ actor Inbox {
     private(set) var events: [Event] = []
     private(set) var states: [SessionState] = []
     private(set) var resets: [RoomReset] = []
+    /// The `* JOINED` lines passed on after each (re)login.
+    private(set) var joined: [JoinedRoom] = []
+    /// How many events had been delivered when the first `* JOINED` line came.
+    private(set) var eventsBeforeFirstJoined: Int?
 
     func take(_ update: SessionUpdate) {
         switch update {
         case .event(let event): events.append(event)
         case .state(let state): states.append(state)
         case .reset(let reset): resets.append(reset)
-        case .message: break
+        case .message(let message):
+            if case .data(let line) = message, let room = JoinedRoom(line) {
+                if eventsBeforeFirstJoined == nil { eventsBeforeFirstJoined = events.count }
+                joined.append(room)
+            }
         }
     }
 
@@ -138,6 +146,9 @@ struct ResumeEndToEndTests {
         let states = await inbox.stateNames
         #expect(states.filter { $0 == "back" }.count >= 2, "\(states)")
         #expect(states.firstIndex(of: "away")! < states.firstIndex(of: "back")!)
+        // After each LOGIN again, the room comes back as a `* JOINED` line with its markers.
+        let rejoined = await inbox.joined
+        #expect(rejoined.count >= 2 && rejoined.allSatisfy { $0.room == Self.room && $0.read != nil }, "\(rejoined)")
 
         await reader.stop()
         await posterSession.stop()
@@ -165,6 +176,9 @@ struct ResumeEndToEndTests {
         let seen = await secondInbox.events.filter { $0.room == Self.room }
         #expect(seen.map(\.seq) == Array(6...48))
         #expect(seen.first?.text == "missed 1" && seen.last?.text == "live 3")
+        // The LOGIN reply's JOINED line is passed on before any event, with both markers.
+        #expect(await secondInbox.joined == [JoinedRoom(room: Self.room, last: 45, read: 0)])
+        #expect(await secondInbox.eventsBeforeFirstJoined == 0)
         await second.stop()
         await poster.stop()
     }

@@ -106,3 +106,19 @@ import Testing
         #expect(seen.count == 10 && seen.allSatisfy { $0 >= 2 && $0 <= 4 })
     }
 }
+
+/// The `* JOINED` lines a session passes on after each (re)login, typed.
+@Suite struct JoinedRoomTests {
+    @Test func readsAJoinedLineAndWritesItBack() {
+        let line = DataLine(word: "JOINED", arguments: ["c1/general"], fields: [ServerLineField("last", "12"), ServerLineField("read", "9")])
+        #expect(JoinedRoom(line) == JoinedRoom(room: "c1/general", last: 12, read: 9))
+        #expect(JoinedRoom(line)?.dataLine == line)
+        // From a 1.0 server's re-JOIN: no read marker, and none is made up.
+        let old = JoinedRoom(room: "c1/general", last: 3)
+        #expect(old.dataLine.fields == [ServerLineField("last", "3")])
+        #expect(JoinedRoom(old.dataLine) == old)
+        // Any other data line is not a room.
+        #expect(JoinedRoom(DataLine(word: "ROOM", arguments: ["c1/general"])) == nil)
+        #expect(JoinedRoom(DataLine(word: "JOINED")) == nil)
+    }
+}

@@ -48,7 +48,7 @@ func submitted(_ model: inout ChatModel, _ input: String) -> [String] {
              "@\(fetch[1].tag) * ROOM c/other members=1 last=0 :Elsewhere", "@\(fetch[1].tag) OK ROOMS count=2")
         #expect(model.currentWindow.topic == "News and introductions")
         #expect(model.knownRooms.contains("c/other"))
-        // The page arrives; the catch-up is complete, nothing more is asked.
+        // The page arrives; nothing more is asked (later events come from the session).
         let lines = (71...120).map { ev("c/general", $0, tag: fetch[0].tag) }
         for line in lines { feed(&model, line) }
         #expect(feed(&model, "@\(fetch[0].tag) OK HISTORY room=c/general count=50").isEmpty)
@@ -98,44 +98,51 @@ func submitted(_ model: inout ChatModel, _ input: String) -> [String] {
         #expect(model.current == 0)
     }
 
-    @Test func catchUpAfterADropShowsEveryEventOnceAndInOrder() {
+    /// Catch-up is the session's (it delivers the missed events, once each and in order): after a
+    /// drop the model asks for nothing again; it shows away and back, and the unread counts.
+    @Test func awayAndBackAskForNothingAndTheLoginLinesUpdateTheCounts() {
         var model = ChatModel(account: "me")
+        model.connectionEstablished(reconnect: false)
         feed(&model, "* JOINED c/general last=0 read=0")
-        _ = model.connectionEstablished(reconnect: false)
         for seq in 1...3 { feed(&model, ev("c/general", seq)) }
         model.connectionLost(reason: "connection reset", retrySeconds: 1)
         #expect(model.status == .away(reason: "connection reset", retrySeconds: 1))
-        let rejoin = model.connectionEstablished(reconnect: true)
-        #expect(rejoin.map(\.line) == ["JOIN c/general"])
-        let page = feed(&model, "@\(rejoin[0].tag) OK JOIN room=c/general last=8")
-        #expect(page.map(\.line) == ["HISTORY c/general after=3 limit=500"])
-        // A live event races ahead of the catch-up page; the page overlaps it.
-        feed(&model, ev("c/general", 9))
-        for seq in 4...8 { feed(&model, ev("c/general", seq, tag: page[0].tag)) }
-        feed(&model, ev("c/general", 9, tag: page[0].tag))
-        let next = feed(&model, "@\(page[0].tag) OK HISTORY room=c/general count=5")
-        #expect(next.isEmpty)
-        let seqs = model.windows[1].lines.compactMap(\.seq)
-        #expect(seqs == Array(1...9))
+        #expect(model.windows[1].lines.last?.text.contains("disconnected (connection reset)") == true)
+        model.connectionEstablished(reconnect: true)
+        #expect(model.status == .online)
+        #expect(model.windows[1].lines.last?.text == "reconnected")
+        // The session's JOINED line after the new LOGIN: no page asked (the window holds events).
+        #expect(feed(&model, "* JOINED c/general last=8 read=3").isEmpty)
+        #expect(model.windows[1].unread == 5)
+        for seq in 4...8 { feed(&model, ev("c/general", seq)) }
+        #expect(model.windows[1].lines.compactMap(\.seq) == Array(1...8))
     }
 
-    @Test func catchUpPagesUntilItReachesTheNewestSeq() {
+    @Test func theOpeningPageIsAskedOnceAWindow() {
         var model = ChatModel(account: "me")
-        feed(&model, "* JOINED c/general last=0 read=0")
-        feed(&model, ev("c/general", 1))
-        let first = feed(&model, "* JOINED c/general last=1200 read=0")
-        #expect(first.map(\.line) == ["HISTORY c/general after=1 limit=500"])
-        for seq in 2...501 { feed(&model, ev("c/general", seq, tag: first[0].tag)) }
-        let second = feed(&model, "@\(first[0].tag) OK HISTORY room=c/general count=500 more=yes")
-        #expect(second.map(\.line) == ["HISTORY c/general after=501 limit=500"])
+        let first = feed(&model, "* JOINED c/general last=40 read=40")
+        #expect(first.map(\.line) == ["HISTORY c/general before=41 limit=50"])
+        // A new LOGIN before the page came: not asked twice.
+        #expect(feed(&model, "* JOINED c/general last=41 read=40").isEmpty)
+        // A room empty at login fills from the session's events, not from a page.
+        #expect(feed(&model, "* JOINED c/quiet last=0 read=0").isEmpty)
+        #expect(feed(&model, "* JOINED c/quiet last=2 read=0").isEmpty)
     }
 
-    @Test func aResetRoomIsSaidSo() {
+    @Test func aResetRoomIsSaidSoAndStartsAgain() {
         var model = ChatModel(account: "me")
         feed(&model, "* JOINED c/general last=0 read=0")
         for seq in 1...5 { feed(&model, ev("c/general", seq)) }
-        _ = feed(&model, "* JOINED c/general last=2 read=0")
-        #expect(model.windows[1].lines.contains { $0.text.contains("reset on the server") })
+        let page = model.roomReset("c/general", keptSeq: 5, serverLast: 2)
+        let window = model.windows[1]
+        #expect(window.lines.contains { $0.text.contains("reset on the server: its newest event is 2, this window had 5") })
+        #expect(window.lines.compactMap(\.seq).isEmpty)
+        #expect(window.lastSeq == 2)
+        #expect(page.map(\.line) == ["HISTORY c/general before=3 limit=50"])
+        for seq in 1...2 { feed(&model, ev("c/general", seq, tag: page[0].tag)) }
+        feed(&model, ev("c/general", 3))
+        #expect(model.windows[1].lines.compactMap(\.seq) == [1, 2, 3])
+        #expect(model.roomReset("c/nowhere", keptSeq: 1, serverLast: 0).isEmpty)
     }
 
     @Test func highlightsAndBellForYourNameAndYourMatches() {

@@ -66,7 +66,7 @@ import Testing
 
     @Test func layoutHasTitlePaneActivityAndInput() {
         var model = ChatModel(account: "me")
-        _ = model.connectionEstablished(reconnect: false)
+        model.connectionEstablished(reconnect: false)
         _ = model.receive(IncomingLine("@t0 * JOINED c/general last=0 read=0")!)
         _ = model.receive(IncomingLine("@t0 * JOINED c/purchasing last=0 read=0")!)
         model.select(1)
@@ -86,7 +86,7 @@ import Testing
 
     @Test func scrollingBackShowsOlderLinesAndIsClamped() {
         var model = ChatModel(account: "me")
-        _ = model.connectionEstablished(reconnect: false)
+        model.connectionEstablished(reconnect: false)
         _ = model.receive(IncomingLine("* JOINED c/general last=0 read=0")!)
         model.select(1)
         for seq in 1...20 {
@@ -101,7 +101,7 @@ import Testing
 
     @Test func findScrollsToTheHit() {
         var model = ChatModel(account: "me")
-        _ = model.connectionEstablished(reconnect: false)
+        model.connectionEstablished(reconnect: false)
         _ = model.receive(IncomingLine("* JOINED c/general last=0 read=0")!)
         model.select(1)
         for seq in 1...20 {
