@@ -40,9 +40,7 @@ final class TestServer: @unchecked Sendable {
         passwords:
           scrypt_log2_n: 4
         protection:
-          flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
-          connections: { max_per_address: 10000, max_new_per_address: 100000 }
-          logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
+        \(TestServerConfig.relaxedLimits)
         clusters:
           - name: rural-east-midlands
             description: Rural cluster

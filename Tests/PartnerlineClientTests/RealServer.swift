@@ -62,9 +62,7 @@ final class RealServer: @unchecked Sendable {
             journal:
               fsync: batch
             protection:
-              flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
-              connections: { max_per_address: 10000, max_new_per_address: 100000 }
-              logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
+            \(TestServerConfig.relaxedLimits)
               # The whole test suite runs at once on few cores: handshakes can be slow.
               timeouts: { handshake_seconds: 120\(timeouts.isEmpty ? "" : ", " + timeouts) }
             clusters:

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 @testable import PartnerlineServer
 import PartnerlineStore
+import PartnerlineTestSupport
 import PartnerlineTransport
 import Testing
 
@@ -10,9 +11,7 @@ enum TestConfig {
     /// never fake-lagged or refused; the protection tests pass their own section.
     static let relaxedProtection = """
         protection:
-          flood: { burst: 100000, rate_per_second: 100000, bot_burst: 100000, bot_rate_per_second: 100000, max_delayed: 100000 }
-          connections: { max_per_address: 10000, max_new_per_address: 100000 }
-          logins: { max_failures_per_account: 100000, max_failures_per_address: 100000 }
+        \(TestServerConfig.relaxedLimits)
           hashing: { max_queued: 100000 }
         """
 
