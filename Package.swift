@@ -85,9 +85,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What the test targets share: child processes, the real server binary as a subprocess,
+        // temp dirs, the IPv6 probe. A plain target under Tests/, not a product, importing no test
+        // framework, so shipped code never links it.
+        .target(name: "PartnerlineTestSupport", path: "Tests/PartnerlineTestSupport"),
         .testTarget(
             name: "FundingBotTests",
-            dependencies: ["FundingBot", "PartnerlineClient", "PartnerlineTransport", "partnerline-fundingbot", "partnerline-server"]
+            dependencies: ["FundingBot", "PartnerlineClient", "PartnerlineTransport", "PartnerlineTestSupport", "partnerline-fundingbot", "partnerline-server"]
         ),
         // The terminal client's pure parts: model, line editor, completion, wrapping, key decoding,
         // screen composer and diff. No I/O.
@@ -104,20 +108,20 @@ let package = Package(
         .testTarget(name: "PartnerlineTerminalTests", dependencies: ["PartnerlineTerminal"]),
         .testTarget(
             name: "PartnerlineCLITests",
-            dependencies: ["PartnerlineTransport", "partnerline", "partnerline-server"]
+            dependencies: ["PartnerlineTransport", "PartnerlineTestSupport", "partnerline", "partnerline-server"]
         ),
         .testTarget(name: "PartnerlineProtocolTests", dependencies: ["PartnerlineProtocol"]),
         .testTarget(name: "PartnerlineCoreTests", dependencies: ["PartnerlineCore"]),
         .testTarget(name: "PartnerlineStoreTests", dependencies: ["PartnerlineStore"]),
-        .testTarget(name: "PartnerlineTransportTests", dependencies: ["PartnerlineTransport"]),
+        .testTarget(name: "PartnerlineTransportTests", dependencies: ["PartnerlineTransport", "PartnerlineTestSupport"]),
         .testTarget(
             name: "PartnerlineServerTests",
-            dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "PartnerlineStore", "partnerline-server"]
+            dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "PartnerlineStore", "PartnerlineTestSupport", "partnerline-server"]
         ),
         // The client library against the writer, scripted lines and the real server binary over TLS.
         .testTarget(
             name: "PartnerlineClientTests",
-            dependencies: ["PartnerlineClient", "PartnerlineTransport", "partnerline-server", "partnerline-echo-bot"]
+            dependencies: ["PartnerlineClient", "PartnerlineTransport", "PartnerlineTestSupport", "partnerline-server", "partnerline-echo-bot"]
         ),
         .testTarget(
             name: "PartnerlineBenchTests",

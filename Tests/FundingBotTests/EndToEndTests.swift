@@ -2,6 +2,7 @@ import Foundation
 @testable import FundingBot
 import PartnerlineClient
 import PartnerlineTransport
+import PartnerlineTestSupport
 import Testing
 
 /// The real `partnerline-fundingbot` binary against the real `partnerline-server` binary over TLS,
@@ -9,7 +10,7 @@ import Testing
 /// certificate as a bot account an admin made a bot.
 @Suite("partnerline-fundingbot end to end", .serialized, .timeLimit(.minutes(5)))
 final class EndToEndTests {
-    let dir = TempDir()
+    let dir = TempDir(prefix: "fundingbot-test-")
     let http: FeedHTTPServer
     var server: ServerUnderTest
     var admin: LineClient
@@ -40,7 +41,7 @@ final class EndToEndTests {
         serverConfig = config
         try Self.serverYAML(dataDir: dir.path + "/data", botFingerprint: fingerprint).write(toFile: config, atomically: true, encoding: .utf8)
         // The first admin, made on the stopped data dir.
-        let made = try Run.command([Binaries.path("partnerline-server"), "admin", "ops-team", "--config", config],
+        let made = try ChildProcess.run([Binaries.path("partnerline-server"), "admin", "ops-team", "--config", config],
                                    stdin: "a-long-admin-password\n")
         guard made.status == 0 else { throw TestFailure("admin: \(made.output)") }
         server = try ServerUnderTest(config: config, logDir: dir.path)
@@ -142,8 +143,8 @@ final class EndToEndTests {
         return path
     }
 
-    func bot(_ flags: [String], config: String) throws -> Run.Result {
-        try Run.command([Binaries.path("partnerline-fundingbot"), "--config", config] + flags)
+    func bot(_ flags: [String], config: String) throws -> ChildProcess.Result {
+        try ChildProcess.run([Binaries.path("partnerline-fundingbot"), "--config", config] + flags)
     }
 
     /// The refs of the FUNDING events stored in each funding room, in order: HISTORY's own lines
@@ -258,7 +259,7 @@ final class EndToEndTests {
         #expect(try admin.final("GRANT grants-py bot") == "OK GRANT account=grants-py role=bot")
         let run = ["/usr/bin/env", "PARTNERLINE_PASSWORD=a-long-py-password", "python3", script,
                    "127.0.0.1:\(server.tlsPort)", "grants-py", "rural-east-midlands/funding", dir.path + "/data/tls/self-signed.crt", "1"]
-        let first = try Run.command(run)
+        let first = try ChildProcess.run(run)
         #expect(first.status == 0, "\(first.output)")
         #expect(first.output.contains("< HELLO partnerline/1"))
         #expect(first.output.contains("< @l OK LOGIN account=grants-py role=bot"))
@@ -268,7 +269,7 @@ final class EndToEndTests {
         #expect(event?.contains("ref=python-example:fwcf-2026-rtp") == true, "\(first.output)")
         #expect(event?.contains("funder=\"Fenland and Wolds Community Foundation (sample)\"") == true)
         // Run again: the server knows the ref and stores nothing.
-        let second = try Run.command(run)
+        let second = try ChildProcess.run(run)
         #expect(second.status == 0, "\(second.output)")
         #expect(second.output.contains("duplicate=yes"))
         let refs = try fundingRefs()
@@ -293,12 +294,12 @@ final class EndToEndTests {
               - { cluster: rural-east-midlands, areas: [Rutland] }
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let output = dir.path + "/daemon.out"
-        let pid = try Run.start([Binaries.path("partnerline-fundingbot"), "--config", config], outputFile: output)
+        let pid = try ChildProcess.spawn([Binaries.path("partnerline-fundingbot"), "--config", config], outputFile: output)
         var reaped = false
         defer {
             if !reaped {
                 kill(pid, SIGKILL)
-                Run.wait(pid)
+                ChildProcess.wait(pid)
             }
         }
         #expect(try eventually { try fundingRefs()["rural-east-midlands/funding"] == ["live:LIVE-1"] })
@@ -319,7 +320,7 @@ final class EndToEndTests {
         #expect(try fundingRefs()["rural-east-midlands/funding"] == ["live:LIVE-1", "live:LIVE-2"])
         // SIGTERM: it stops between alerts and exits 0, saying what it did.
         kill(pid, SIGTERM)
-        #expect(Run.wait(pid) == 0)
+        #expect(ChildProcess.wait(pid) == 0)
         reaped = true
         let log = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         #expect(log.contains("logged in as funding-alerts-bot"))
@@ -367,7 +368,7 @@ final class EndToEndTests {
         let fingerprint = try #require(TLSFingerprint.sha256Hex(pemFile: serverCert))
         let wrong = String(repeating: "ab", count: 32)
         let knownHosts = dir.path + "/known_hosts"
-        func run(_ check: String, _ name: String) throws -> Run.Result {
+        func run(_ check: String, _ name: String) throws -> ChildProcess.Result {
             let config = dir.path + "/check-\(name).yaml"
             try """
                 server: 127.0.0.1:\(server.tlsPort)

@@ -1,6 +1,7 @@
 import Foundation
 @testable import FundingBot
 import Logging
+import PartnerlineTestSupport
 import Testing
 
 /// The runner's decisions when the server says no, drops, or makes it wait, with a scripted server
@@ -43,7 +44,7 @@ final class RunnerTests {
         func close() {}
     }
 
-    let dir = TempDir()
+    let dir = TempDir(prefix: "fundingbot-test-")
     let http: FeedHTTPServer
     var slept: [Double] = []
 

@@ -1,12 +1,13 @@
 import Foundation
 @testable import FundingBot
+import PartnerlineTestSupport
 import Testing
 
 @Suite("State, config, schedule and pacing")
 struct StateConfigScheduleTests {
     @Test("The posted log is appended, read back after a restart, and survives a torn last line")
     func ledger() throws {
-        let dir = TempDir()
+        let dir = TempDir(prefix: "fundingbot-test-")
         do {
             let ledger = try PostedLedger(stateDir: dir.path)
             try ledger.append(PostedRecord(ref: "f:1", room: "c1/funding", id: "F1", seq: 1, duplicate: false, time: "t"))
@@ -36,7 +37,7 @@ struct StateConfigScheduleTests {
 
     @Test("Validators are kept per feed and URL, and replaced whole")
     func validators() throws {
-        let dir = TempDir()
+        let dir = TempDir(prefix: "fundingbot-test-")
         let store = ValidatorStore(stateDir: dir.path)
         try store.set(.init(url: "http://a/x", etag: "\"v1\"", lastModified: nil), feed: "a")
         try store.set(.init(url: "http://b/y", etag: nil, lastModified: "Mon, 07 Dec 2026 01:00:00 GMT"), feed: "b")
@@ -51,7 +52,7 @@ struct StateConfigScheduleTests {
 
     @Test("Two bots cannot share a state directory")
     func lock() throws {
-        let dir = TempDir()
+        let dir = TempDir(prefix: "fundingbot-test-")
         let first = try StateDirectory(path: dir.path + "/state")
         #expect(throws: StateError.self) { try StateDirectory(path: dir.path + "/state") }
         _ = first
@@ -98,7 +99,7 @@ struct StateConfigScheduleTests {
 
     @Test("Credentials: a certificate, PARTNERLINE_PASSWORD, or a password file nobody else can read")
     func credentials() throws {
-        let dir = TempDir()
+        let dir = TempDir(prefix: "fundingbot-test-")
         let file = dir.path + "/password"
         try "s3cret-password\nignored\n".write(toFile: file, atomically: true, encoding: .utf8)
         chmod(file, 0o644)

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 /// 1 (some ERR), 2 (could not connect, verify or log in), and what is printed.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct BatchModeTests {
     @Test func everyCommandOKExitsZeroAndPrintsRepliesWithoutTags() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let run = try runClient(["--server", server.address, "--user", "lincoln-aid", "--ca-file", server.certificatePath,
@@ -23,7 +24,7 @@ import Glibc
     }
 
     @Test func linesFromStandardInputWhenItIsNotATerminal() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let run = try runClient(["--server", server.address, "--user", "lincoln-aid", "--ca-file", server.certificatePath],
@@ -34,7 +35,7 @@ import Glibc
     }
 
     @Test func anyErrExitsOneAndTheRestStillRuns() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let run = try runClient(["--server", server.address, "--user", "lincoln-aid", "--ca-file", server.certificatePath,
@@ -46,7 +47,7 @@ import Glibc
     }
 
     @Test func aRefusedLoginExitsTwoWithTheReason() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let run = try runClient(["--server", server.address, "--user", "lincoln-aid", "--ca-file", server.certificatePath,
@@ -58,7 +59,7 @@ import Glibc
     }
 
     @Test func nothingListeningExitsTwo() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         let port = server.tlsPort
         server.stop()
@@ -70,7 +71,7 @@ import Glibc
     /// The same server with a new certificate (its data dir keeps the accounts): refused by
     /// the CA file and by the known-hosts file, exit 2, both fingerprints named.
     @Test func aChangedCertificateIsRefused() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let knownHosts = dir.path + "/known_hosts"
@@ -114,7 +115,7 @@ import Glibc
     }
 
     @Test func unsafeSettingsAreRefusedBeforeConnecting() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let plain = try runClient(["--server", "192.0.2.1:7080", "--user", "a-user", "--plain", "--send", "CLUSTERS"], home: dir.path)
         #expect(plain.status == 2)
         #expect(plain.stderr.contains("only allowed to a loopback address"))
@@ -129,7 +130,7 @@ import Glibc
     }
 
     @Test func insecureWarnsAndPasswordFileAndConfigFileWork() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let passwordFile = dir.path + "/password"
@@ -149,7 +150,7 @@ import Glibc
     }
 
     @Test func helpListsTheFlags() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let run = try runClient(["--help"], home: dir.path)
         #expect(run.status == 0)
         for flag in ["--server", "--user", "--ca-file", "--known-hosts", "--insecure", "--plain", "--config", "--send",

@@ -1,36 +1,14 @@
 import Foundation
+import PartnerlineTestSupport
 import PartnerlineTransport
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A temporary directory removed when the test ends.
-final class TempDir: @unchecked Sendable {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "partnerline-cli-" + UUID().uuidString.prefix(8)
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// A built executable beside the test bundle.
-func productPath(_ name: String) -> String {
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = dir.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        dir = dir.deletingLastPathComponent()
-    }
-    return ".build/debug/" + name
+extension TempDir {
+    /// A temp dir with a short path: the tmux tests put their sockets under it.
+    static func cli() -> TempDir { TempDir(prefix: "partnerline-cli-", uniqueCharacters: 8) }
 }
 
 /// The real `partnerline-server` binary on a temp data dir (TLS on a free port; the plaintext
@@ -38,7 +16,7 @@ func productPath(_ name: String) -> String {
 final class TestServer: @unchecked Sendable {
     let dir: String
     let dataDir: String
-    private(set) var process = Process()
+    private var server: RunningServer?
     private(set) var tlsPort = 0
     private(set) var plainPort: Int?
     private let plain: Bool
@@ -79,36 +57,17 @@ final class TestServer: @unchecked Sendable {
 
     /// (Re)starts the binary and waits for its `listening` line.
     func start(port: Int? = nil) throws {
-        process = Process()
-        let stdout = Pipe()
-        process.executableURL = URL(fileURLWithPath: productPath("partnerline-server"))
-        process.arguments = ["--config", dir + "/server.yaml", "--tls-port", String(port ?? 0)] + (plain ? ["--plain-port", "0"] : [])
-        process.standardOutput = stdout
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        var line = [UInt8]()
-        let handle = stdout.fileHandleForReading
-        while true {
-            let byte = handle.readData(ofLength: 1)
-            guard let first = byte.first, first != 10 else { break }
-            line.append(first)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        // listening tls=127.0.0.1:PORT [plain=127.0.0.1:PORT]
-        for word in text.split(separator: " ") {
-            if word.hasPrefix("tls="), let p = word.split(separator: ":").last.flatMap({ Int($0) }) { tlsPort = p }
-            if word.hasPrefix("plain="), let p = word.split(separator: ":").last.flatMap({ Int($0) }) { plainPort = p }
-        }
-        guard text.hasPrefix("listening"), tlsPort > 0 else {
-            process.terminate()
-            throw TestFailure("server did not start: '\(text)'")
-        }
+        let started = try RunningServer(arguments: ["--config", dir + "/server.yaml", "--tls-port", String(port ?? 0)]
+                                            + (plain ? ["--plain-port", "0"] : []),
+                                        stderrPath: nil)
+        server = started
+        tlsPort = started.tlsPort
+        if let port = started.plainPort { plainPort = port }
     }
 
     func stop() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        guard let server, server.isRunning else { return }
+        server.stop()
     }
 
     /// A blocking TLS client, logged in (registered first when asked).
@@ -165,7 +124,7 @@ func runClient(_ arguments: [String], home: String, password: String? = "correct
     let outFile = inputFile + ".out", errFile = inputFile + ".err"
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    process.arguments = [String(timeoutSeconds), productPath("partnerline")] + arguments
+    process.arguments = [String(timeoutSeconds), Binaries.path("partnerline")] + arguments
     var environment = ["HOME": home, "XDG_CONFIG_HOME": home + "/config", "PATH": "/usr/bin:/bin", "TZ": "UTC"]
     if let password { environment["PARTNERLINE_PASSWORD"] = password }
     process.environment = environment
@@ -182,38 +141,11 @@ func runClient(_ arguments: [String], home: String, password: String? = "correct
 }
 
 /// Runs a program to its end with posix_spawn (stdin /dev/null, stdout to `outputFile`, stderr
-/// dropped) and returns its exit status. Two reasons not to use Foundation's Process here: it
-/// sometimes never sees a quick child's exit (tmux's client), and the child would inherit the
-/// test thread's blocked signals (Dispatch threads block them), which every process tmux starts
-/// would inherit in turn. The child gets an empty signal mask and default handlers.
+/// dropped) and returns its exit status. Not Foundation's Process: it sometimes never sees a quick
+/// child's exit (tmux's client), and the child would inherit the test thread's blocked signals
+/// (Dispatch threads block them), which every process tmux starts would inherit in turn. The child
+/// gets an empty signal mask and default handlers.
 func spawnAndWait(_ arguments: [String], environment: [String: String], outputFile: String) throws -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-    var attributes = posix_spawnattr_t()
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attributes, &empty)
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGWINCH, SIGCHLD] { sigaddset(&defaults, sig) }
-    posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-    let argv = arguments.map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        for pointer in argv { free(pointer) }
-        for pointer in envp { free(pointer) }
-    }
-    var pid: pid_t = 0
-    let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
-    guard rc == 0 else { throw TestFailure("posix_spawn \(arguments[0]): \(String(cString: strerror(rc)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-    return (status >> 8) & 0xFF
+    ChildProcess.wait(try ChildProcess.spawn(arguments, outputFile: outputFile, discardStderr: true, environment: environment,
+                                             closeOtherDescriptors: false, resetSignals: true))
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 
 /// The full-screen client in tmux against the real server binary: what a volunteer sees.
@@ -8,7 +9,7 @@ struct InteractiveTests {
     /// switching, a need shown styled, a multi-line paste held for a yes, a resize, and /quit
     /// giving the terminal back.
     @Test func aSessionInTwoRooms() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let boston = try server.client("boston-mind", register: true)
@@ -117,7 +118,7 @@ struct InteractiveTests {
     /// The connection is cut while another member posts; the client shows it is away, comes back,
     /// and shows every missed event exactly once, in order.
     @Test func aDroppedConnectionCatchesUpWithoutGapsOrRepeats() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let boston = try server.client("boston-mind", register: true)
@@ -156,7 +157,7 @@ struct InteractiveTests {
     /// A server whose certificate changed is refused in the full-screen mode too, before any
     /// screen is drawn, naming both fingerprints; exit status 2.
     @Test func aChangedCertificateIsRefused() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         _ = try server.client("lincoln-aid", register: true)
         let knownHosts = dir.path + "/known_hosts"

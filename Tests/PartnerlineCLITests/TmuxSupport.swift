@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -22,7 +23,7 @@ final class TmuxSession: @unchecked Sendable {
                    "PARTNERLINE_PASSWORD": "correct-horse-battery", "PATH": "/usr/bin:/bin"]
         for (key, value) in environment { env[key] = value }
         let assignments = env.keys.sorted().map { "\($0)=\(Self.quote(env[$0]!))" }.joined(separator: " ")
-        let command = "env -i \(assignments) TERM=screen \(Self.quote(productPath("partnerline"))) "
+        let command = "env -i \(assignments) TERM=screen \(Self.quote(Binaries.path("partnerline"))) "
             + arguments.map(Self.quote).joined(separator: " ") + "; echo EXITED=$?; sleep 600"
         try tmux(["-u", "new-session", "-d", "-s", "main", "-x", String(columns), "-y", String(rows), command])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -127,7 +128,7 @@ struct TypingUnderLoadTests {
     /// Smoke: a burst of events into the shown window while typing; the typed text and the last
     /// event both arrive. (The measurement is the same scenario run long: see the next test.)
     @Test func typingKeepsUpWhileEventsFlood() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path, plain: true)
         _ = try server.client("lincoln-aid", register: true)
         _ = try server.client("boston-mind", register: true)
@@ -152,7 +153,7 @@ struct TypingUnderLoadTests {
     func measure() throws {
         let seconds = Double(ProcessInfo.processInfo.environment["PARTNERLINE_TYPING_SECONDS"] ?? "") ?? 20
         let rate = Int(ProcessInfo.processInfo.environment["PARTNERLINE_TYPING_RATE"] ?? "") ?? 1000
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path, plain: true)
         _ = try server.client("lincoln-aid", register: true)
         _ = try server.client("boston-mind", register: true)

@@ -1,6 +1,7 @@
 import Foundation
 import PartnerlineClient
 import PartnerlineTransport
+import PartnerlineTestSupport
 import Testing
 
 /// The connection against the real server binary over real TLS.

@@ -1,5 +1,6 @@
 import Foundation
 import PartnerlineClient
+import PartnerlineTestSupport
 import Testing
 
 /// The DocC catalog's bot: the article shows exactly the built program, and it works.
@@ -8,15 +9,7 @@ struct EchoBotTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static var botPath: String {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("partnerline-echo-bot").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return ".build/debug/partnerline-echo-bot"
-    }
+    static var botPath: String { Binaries.path("partnerline-echo-bot") }
 
     @Test func theArticleShowsExactlyTheBuiltProgram() throws {
         let article = try String(contentsOf: Self.packageRoot.appendingPathComponent(

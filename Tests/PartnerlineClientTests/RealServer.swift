@@ -1,21 +1,7 @@
 import Foundation
+import PartnerlineTestSupport
 import PartnerlineTransport
 import Testing
-
-/// A temporary directory removed when the value goes away.
-final class TempDir: @unchecked Sendable {
-    let path: String
-    init() {
-        path = NSTemporaryDirectory() + "partnerline-client-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 /// A certificate and key made for one test.
 struct TestCertificate {
@@ -34,23 +20,14 @@ struct TestCertificate {
 /// The real `partnerline-server` binary, started and stopped (SIGTERM, SIGKILL) on one data dir;
 /// a restart keeps its TLS port so clients can come back to the same address.
 final class RealServer: @unchecked Sendable {
-    let dir = TempDir()
+    let dir = TempDir(prefix: "partnerline-client-test-")
     private(set) var certificate: TestCertificate
     private(set) var port = 0
-    private var process: Process?
-    private var stderrPath = ""
+    private var server: RunningServer?
 
     static var binaryPath: String {
         // PARTNERLINE_TEST_SERVER runs these tests against another build of the server.
-        if let override = ProcessInfo.processInfo.environment["PARTNERLINE_TEST_SERVER"] { return override }
-        // The test bundle sits in the build products directory, beside the executables.
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("partnerline-server").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return ".build/debug/partnerline-server"
+        ProcessInfo.processInfo.environment["PARTNERLINE_TEST_SERVER"] ?? Binaries.path("partnerline-server")
     }
 
     /// More `protection.timeouts` keys, e.g. `idle_seconds: 0.3`.
@@ -105,41 +82,19 @@ final class RealServer: @unchecked Sendable {
 
     /// Starts the binary (on the previous port after the first start) and waits until it listens.
     func start() throws {
-        let process = Process()
-        let stdout = Pipe()
-        stderrPath = dir.path + "/server-\(UUID().uuidString).log"
-        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Self.binaryPath)
-        process.arguments = ["--config", writeConfig(), "--tls-port", String(port)]
-        process.standardOutput = stdout
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
-        self.process = process
-        var line = [UInt8]()
-        let handle = stdout.fileHandleForReading
-        while true {
-            let byte = handle.readData(ofLength: 1)
-            guard let first = byte.first, first != 10 else { break }
-            line.append(first)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening tls="),
-              let listened = text.split(separator: " ")[1].split(separator: ":").last.flatMap({ Int($0) }) else {
-            process.terminate()
-            throw TestFailure("server did not start: '\(text)'; log: \(log)")
-        }
-        port = listened
+        let started = try RunningServer(binary: Self.binaryPath, arguments: ["--config", writeConfig(), "--tls-port", String(port)],
+                                        stderrPath: dir.path + "/server-\(UUID().uuidString).log")
+        server = started
+        port = started.tlsPort
     }
 
-    var log: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    var log: String { server?.log ?? "" }
 
     /// Sends `signal` and waits for the exit.
     @discardableResult
     func stop(signal: Int32 = SIGTERM) -> Int32 {
-        guard let process, process.isRunning else { return -1 }
-        kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        return process.terminationStatus
+        guard let server, server.isRunning else { return -1 }
+        return server.stop(signal: signal)
     }
 
     /// The next start serves this certificate instead.
@@ -150,13 +105,6 @@ final class RealServer: @unchecked Sendable {
     }
 
     var caOptions: ConnectionOptions { options(.certificateAuthority(file: certificate.certificate)) }
-
-    deinit {
-        if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-    }
 }
 
 import PartnerlineClient

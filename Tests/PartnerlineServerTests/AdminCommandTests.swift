@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 
 /// `partnerline-server admin`: the first admin of a new server, made on its stopped data dir.
@@ -6,7 +7,7 @@ import Testing
     /// Runs `partnerline-server admin ...` with `input` on standard input; returns the exit status and output.
     static func runAdmin(_ arguments: [String], input: String) throws -> (Int32, String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServerProcess.binaryPath)
+        process.executableURL = URL(fileURLWithPath: Binaries.path("partnerline-server"))
         process.arguments = ["admin"] + arguments
         let stdin = Pipe()
         let output = Pipe()

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 
 /// `partnerline-server backup` run as the real binary, against a live server under posting load.

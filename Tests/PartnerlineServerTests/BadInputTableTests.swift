@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// Bad input over a real TLS socket, as a table: each row is bytes a client sends and the final

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// Only a small window of each room's history stays in memory; HISTORY further back reads the

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 
 /// Events whose OK a client received, by room and seq, with the exact EV line the poster saw.

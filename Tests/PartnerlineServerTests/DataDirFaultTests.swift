@@ -1,6 +1,7 @@
 import Foundation
 @testable import PartnerlineServer
 @testable import PartnerlineStore
+import PartnerlineTestSupport
 import Testing
 
 /// Turns a journal file layer's writes into a chosen errno while armed: the data dir "goes read-only"

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// Every error code the core commands can produce, each seen on the wire, and the connection

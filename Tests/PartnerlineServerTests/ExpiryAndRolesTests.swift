@@ -1,6 +1,7 @@
 import Foundation
 @testable import PartnerlineServer
 import PartnerlineProtocol
+import PartnerlineTestSupport
 import Testing
 
 /// A clock the test moves by hand: expiry and reminders without waiting.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import PartnerlineServer
 @testable import PartnerlineStore
+import PartnerlineTestSupport
 import Testing
 
 /// `HEAD <cluster>`: a cluster's journal head hash as a receipt members can keep.

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 
 /// The real binary, killed with SIGKILL after items were OKed: every item comes back as it was.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// Needs, offers, proposals and funding alerts over real TLS, through a restart.

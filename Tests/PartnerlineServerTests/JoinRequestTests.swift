@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// Under the `approval` policy a refused JOIN is a request: stored once, told to the facilitators

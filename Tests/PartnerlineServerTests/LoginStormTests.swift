@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 @testable import PartnerlineServer
 import PartnerlineTransport
+import PartnerlineTestSupport
 import Testing
 
 /// Polls `condition` until it holds or `seconds` (a hang guard, not a timing check) pass.

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// Facilitators' commands over real TLS: rooms, topics, mutes, invites, membership policy; all

@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// The session a person would type, through the real `openssl s_client` binary. `-nocommands`

@@ -1,6 +1,7 @@
 import Foundation
 import PartnerlineProtocol
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// The permission matrix, seen from clients over real TLS: every verb x every kind of caller, against

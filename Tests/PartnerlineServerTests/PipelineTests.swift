@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 
 /// Pipelined SAYs: a client that sends many posts without waiting gets every reply in command

@@ -1,6 +1,7 @@
 import Foundation
 @testable import PartnerlineServer
 import PartnerlineTransport
+import PartnerlineTestSupport
 import Testing
 
 /// Each limit seen over real sockets against a real in-process server. Timeouts in these

@@ -1,6 +1,7 @@
 import Foundation
 @testable import PartnerlineServer
 import PartnerlineTransport
+import PartnerlineTestSupport
 import Testing
 
 /// SIGHUP to the real binary: a new certificate for new connections while an old session keeps

@@ -4,6 +4,7 @@ import PartnerlineCore
 import PartnerlineProtocol
 @testable import PartnerlineServer
 import PartnerlineStore
+import PartnerlineTestSupport
 import Testing
 
 /// Protocol 1.1 over real TLS: read markers (MARK, READ), paged HISTORY with more=, funding alerts

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 
 /// Runs the real `partnerline-server` binary for a one-shot subcommand (verify, backup) and
 /// collects what it printed and how it exited.
@@ -13,7 +14,7 @@ enum ServerTool {
     /// Runs to the end; a run still going after `timeoutSeconds` is killed (a hang guard, not a timing check).
     static func run(_ arguments: [String], timeoutSeconds: Int = 120, workingDirectory: String? = nil) throws -> Run {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServerProcess.binaryPath)
+        process.executableURL = URL(fileURLWithPath: Binaries.path("partnerline-server"))
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         let out = Pipe()

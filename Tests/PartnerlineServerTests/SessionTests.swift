@@ -1,5 +1,6 @@
 import Foundation
 @testable import PartnerlineServer
+import PartnerlineTestSupport
 import Testing
 
 /// A whole session over real TLS against a server in this process.
@@ -131,7 +132,7 @@ import Testing
 
     /// Skipped only when a plain socket cannot bind [::1] (decided without the server's code);
     /// where it can, a server that fails to listen on ::1 fails this test.
-    @Test(.enabled(if: IPv6Loopback.isAvailable, IPv6Loopback.absentReason))
+    @Test(.enabled(if: IPv6Loopback.isAvailable, Comment(rawValue: IPv6Loopback.absentReason)))
     func ipv6Listener() throws {
         let dir = TempDir()
         var config = TestConfig.make(dataDir: dir.path, plain: false)

@@ -5,18 +5,6 @@ import PartnerlineStore
 import PartnerlineTransport
 import Testing
 
-/// A temporary directory removed when the test ends.
-final class TempDir: @unchecked Sendable {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "partnerline-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 enum TestConfig {
     /// Flood control and connection limits raised far out of the way, so functional tests are
     /// never fake-lagged or refused; the protection tests pass their own section.

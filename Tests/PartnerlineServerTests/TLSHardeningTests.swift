@@ -1,6 +1,7 @@
 import Foundation
 @testable import PartnerlineServer
 import PartnerlineTransport
+import PartnerlineTestSupport
 import Testing
 
 /// TLS 1.1 and a non-AEAD suite are refused, seen with the real `openssl s_client`. Each refusal
@@ -42,7 +43,7 @@ import Testing
             stdinWriter = ends[1]
             defer { close(ends[0]) }
             pid = try ChildProcess.spawn(["/usr/bin/openssl", "s_server", "-accept", "0", "-cert", certificate, "-key", key,
-                                          "-cipher", "ALL@SECLEVEL=0"], outputFile: log, stdin: ends[0])
+                                          "-cipher", "ALL@SECLEVEL=0"], outputFile: log, stdin: .descriptor(ends[0]))
             var port: Int?
             for _ in 0..<500 where port == nil {   // a hang guard of about 10 s
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""

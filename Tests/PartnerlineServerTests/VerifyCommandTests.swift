@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineTestSupport
 import Testing
 
 /// `partnerline-server verify` run as the real binary on real data directories.

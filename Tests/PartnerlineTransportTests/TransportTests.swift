@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import PartnerlineTestSupport
 import Testing
 @testable import PartnerlineTransport
 
@@ -123,7 +124,7 @@ struct TransportTests {
         #expect(server.recorder.waitForCloses(count: 1) == [.peerClosed])
     }
 
-    @Test(.enabled(if: IPv6Loopback.isAvailable, IPv6Loopback.absentReason))
+    @Test(.enabled(if: IPv6Loopback.isAvailable, Comment(rawValue: IPv6Loopback.absentReason)))
     func ipv6Loopback() throws {
         let certs = try CertFixture()
         let server = try EchoServer(host: "::1", tls: try certs.context())
@@ -135,7 +136,7 @@ struct TransportTests {
         #expect(server.recorder.waitForCloses(count: 1) == [.peerClosed])
     }
 
-    @Test(.enabled(if: IPv6Loopback.isAvailable, IPv6Loopback.absentReason))
+    @Test(.enabled(if: IPv6Loopback.isAvailable, Comment(rawValue: IPv6Loopback.absentReason)))
     func dualStackListenerAcceptsIPv4() throws {
         let seen = Locked<[PeerAddress]>([])
         let listener = try Listener(host: "::", port: 0, tls: nil, queues: IOQueuePool(count: 1)) { connection in

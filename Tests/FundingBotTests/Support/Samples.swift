@@ -24,18 +24,6 @@ enum Samples {
     }
 }
 
-/// A temporary directory removed when the test ends.
-final class TempDir: @unchecked Sendable {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "fundingbot-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 extension Day {
     static func of(_ text: String) -> Day { Day.parse(text)! }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,8 +6,8 @@ import Glibc
 /// Whether this machine has an IPv6 loopback, decided with a plain socket bound to `[::1]:0`
 /// (libc only, none of the project's code), so the IPv6 tests are not switched on by the code
 /// they test: if the project's listener broke on IPv6 they fail rather than skip themselves.
-enum IPv6Loopback {
-    static let isAvailable: Bool = {
+public enum IPv6Loopback {
+    public static let isAvailable: Bool = {
         #if canImport(Glibc)
         let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -28,5 +27,7 @@ enum IPv6Loopback {
         return bound == 0
     }()
 
-    static let absentReason: Comment = "no IPv6 loopback on this machine (a plain bind to [::1]:0 failed)"
+    /// Why the IPv6 tests are skipped (a plain string: this library does not link Testing; use
+    /// `Comment(rawValue: IPv6Loopback.absentReason)`).
+    public static let absentReason = "no IPv6 loopback on this machine (a plain bind to [::1]:0 failed)"
 }
