@@ -70,6 +70,51 @@ struct InteractiveTests {
         server.stop()
     }
 
+    /// The server comes back with an older data dir (a restored backup): the room's window says it
+    /// was reset, starts again from what the server has, and goes on with new events.
+    @Test func aRestoredServerIsShownAsAResetRoom() throws {
+        let dir = TempDir()
+        let server = try TestServer(in: dir.path)
+        let lincoln = try server.client("lincoln-aid", register: true)
+        try lincoln.command("JOIN rural-east-midlands/general")
+        let boston = try server.client("boston-mind", register: true)
+        try boston.command("JOIN rural-east-midlands/general")
+        for n in 1...2 { try boston.command("SAY rural-east-midlands/general :kept number \(n)") }
+        let port = server.tlsPort
+        server.stop()
+        let files = FileManager.default
+        try files.copyItem(atPath: server.dataDir, toPath: dir.path + "/backup")
+        try server.start(port: port)
+
+        let tmux = try TmuxSession(arguments: ["--server", server.address, "--user", "lincoln-aid",
+                                               "--ca-file", server.certificatePath], home: dir.path, rows: 40)
+        try tmux.waitFor("2:general")
+        try tmux.type("/win 2", then: "Enter")
+        try tmux.waitFor("<boston-mind> kept number 2")
+        let poster = try server.client("boston-mind")
+        for n in 1...3 { try poster.command("SAY rural-east-midlands/general :lost number \(n)") }
+        try tmux.waitFor("<boston-mind> lost number 3")
+
+        server.stop()
+        try files.removeItem(atPath: server.dataDir)
+        try files.copyItem(atPath: dir.path + "/backup", toPath: server.dataDir)
+        try server.start(port: port)
+        // The window is started again (so the away and back lines before it go with the rest).
+        try tmux.waitFor("this room was reset on the server: its newest event is 2, this window had 5", timeout: 60)
+        let after = try server.client("boston-mind")
+        try after.command("SAY rural-east-midlands/general :after the restore")
+        let screen = try tmux.waitFor("<boston-mind> after the restore")
+        func count(_ text: String) -> Int { screen.components(separatedBy: text).count - 1 }
+        #expect(count("lost number") == 0, "the window starts again from the server's events")
+        #expect(count("kept number 1") == 1 && count("kept number 2") == 1)
+        let order = ["this room was reset", "kept number 2", "after the restore"].compactMap { screen.range(of: $0)?.lowerBound }
+        #expect(order.count == 3 && order == order.sorted())
+        #expect(!screen.contains("[away:"))
+        try tmux.type("/quit", then: "Enter")
+        try tmux.waitFor("EXITED=0")
+        server.stop()
+    }
+
     /// The connection is cut while another member posts; the client shows it is away, comes back,
     /// and shows every missed event exactly once, in order.
     @Test func aDroppedConnectionCatchesUpWithoutGapsOrRepeats() throws {
