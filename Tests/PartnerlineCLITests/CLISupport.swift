@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 extension TempDir {
-    /// A temp dir with a short path: the tmux tests put their sockets under it.
+    /// The terminal client suites' temp dir: `partnerline-cli-` and 8 unique characters, as
+    /// before the suites shared TempDir (use this rather than `TempDir()` here).
     static func cli() -> TempDir { TempDir(prefix: "partnerline-cli-", uniqueCharacters: 8) }
 }
 

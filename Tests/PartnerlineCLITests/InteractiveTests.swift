@@ -73,7 +73,7 @@ struct InteractiveTests {
     /// The server comes back with an older data dir (a restored backup): the room's window says it
     /// was reset, starts again from what the server has, and goes on with new events.
     @Test func aRestoredServerIsShownAsAResetRoom() throws {
-        let dir = TempDir()
+        let dir = TempDir.cli()
         let server = try TestServer(in: dir.path)
         let lincoln = try server.client("lincoln-aid", register: true)
         try lincoln.command("JOIN rural-east-midlands/general")
