@@ -22,6 +22,52 @@ import Testing
     }
 
     /// Reads lines until one starts with `prefix` (lines before it are returned too).
+    /// boston-mind, a member of a rural room and a city room, comes back while the city shard is held
+    /// busy: its LOGIN has attached to the rural room but cannot answer yet. Returns lincoln-aid's
+    /// connection (joined to the rural room), the returning connection, and the semaphore that
+    /// releases the city shard. `postBefore`: boston-mind said one line (seq 1) before it left.
+    static func heldResume(_ server: InProcessServer, postBefore: Bool) throws
+        -> (poster: TestClient, back: TestClient, hold: DispatchSemaphore) {
+        let reader = try server.client()
+        try reader.login("boston-mind")
+        #expect(try reader.final("JOIN \(room)").hasPrefix("OK JOIN"))
+        #expect(try reader.final("JOIN inner-city-north/general").hasPrefix("OK JOIN"))
+        if postBefore { #expect(try reader.final("SAY \(room) before").hasPrefix("OK SAY")) }
+        reader.close()
+        let poster = try server.client()
+        try poster.login("lincoln-aid")
+        #expect(try poster.final("JOIN \(room)").hasPrefix("OK JOIN"))
+        // The first connection is gone from the room (so "online" below can only be the new one).
+        try waitForWho(poster, "* MEMBER boston-mind online=no :Org boston-mind")
+        let city = try #require(server.service.context?.shard("inner-city-north"))
+        let hold = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
+        city.queue.async {
+            holding.signal()
+            hold.wait()
+        }
+        holding.wait()
+        let back = try server.client()
+        try back.connection.send(line: "LOGIN boston-mind correct-horse-battery")
+        // Wait until the rural shard has attached the new connection (WHO shows it online again).
+        do {
+            try waitForWho(poster, "* MEMBER boston-mind online=yes :Org boston-mind")
+        } catch {
+            hold.signal()
+            throw error
+        }
+        return (poster, back, hold)
+    }
+
+    /// Asks WHO until its reply holds `line`; fails after 20 s instead of hanging.
+    static func waitForWho(_ client: TestClient, _ line: String) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while try !client.send("WHO \(room)").contains(line) {
+            guard Date() < deadline else { throw TestFailure("WHO never showed \(line)") }
+            usleep(1_000)
+        }
+    }
+
     static func read(_ client: TestClient, until prefix: String) throws -> [String] {
         var lines: [String] = []
         while true {
@@ -103,34 +149,7 @@ import Testing
     @Test func liveLinesDuringResumeFollowTheOK() throws {
         let dir = TempDir()
         let server = try InProcessServer(TestConfig.make(dataDir: dir.path))
-        let reader = try server.client()
-        try reader.login("boston-mind")
-        #expect(try reader.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
-        #expect(try reader.final("JOIN inner-city-north/general").hasPrefix("OK JOIN"))
-        #expect(try reader.final("SAY \(Self.room) before").hasPrefix("OK SAY"))
-        reader.close()
-        let poster = try server.client()
-        try poster.login("lincoln-aid")
-        #expect(try poster.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
-
-        // The first connection is gone from the room (so "online" below can only be the new one).
-        while try !poster.send("WHO \(Self.room)").contains("* MEMBER boston-mind online=no :Org boston-mind") {
-            usleep(1_000)
-        }
-        let city = try #require(server.service.context?.shard("inner-city-north"))
-        let hold = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        city.queue.async {
-            holding.signal()
-            hold.wait()
-        }
-        holding.wait()
-        let back = try server.client()
-        try back.connection.send(line: "LOGIN boston-mind correct-horse-battery")
-        // Wait until the rural shard has attached the new connection (WHO shows it online again).
-        while try !poster.send("WHO \(Self.room)").contains("* MEMBER boston-mind online=yes :Org boston-mind") {
-            usleep(1_000)
-        }
+        let (poster, back, hold) = try Self.heldResume(server, postBefore: true)
         #expect(try poster.final("SAY \(Self.room) during the resume") == "OK SAY room=\(Self.room) seq=2")
         hold.signal()
         let lines = try Self.read(back, until: "EV ")
@@ -146,30 +165,7 @@ import Testing
     @Test func heldLinesAreBounded() throws {
         let dir = TempDir()
         let server = try InProcessServer(TestConfig.make(dataDir: dir.path, extraLimits: "  max_outbound_bytes: 16384"))
-        let reader = try server.client()
-        try reader.login("boston-mind")
-        #expect(try reader.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
-        #expect(try reader.final("JOIN inner-city-north/general").hasPrefix("OK JOIN"))
-        reader.close()
-        let poster = try server.client()
-        try poster.login("lincoln-aid")
-        #expect(try poster.final("JOIN \(Self.room)").hasPrefix("OK JOIN"))
-        while try !poster.send("WHO \(Self.room)").contains("* MEMBER boston-mind online=no :Org boston-mind") {
-            usleep(1_000)
-        }
-        let city = try #require(server.service.context?.shard("inner-city-north"))
-        let hold = DispatchSemaphore(value: 0)
-        let holding = DispatchSemaphore(value: 0)
-        city.queue.async {
-            holding.signal()
-            hold.wait()
-        }
-        holding.wait()
-        let back = try server.client()
-        try back.connection.send(line: "LOGIN boston-mind correct-horse-battery")
-        while try !poster.send("WHO \(Self.room)").contains("* MEMBER boston-mind online=yes :Org boston-mind") {
-            usleep(1_000)
-        }
+        let (poster, back, hold) = try Self.heldResume(server, postBefore: false)
         defer { hold.signal() }   // also if a read below fails (a second signal is harmless)
         let text = String(repeating: "x", count: 1000)
         for n in 1...20 { #expect(try poster.final("SAY \(Self.room) \(n) \(text)").hasPrefix("OK SAY")) }
