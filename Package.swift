@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "PartnerlineProtocol"),
         // The domain: accounts, clusters, rooms, events; state = fold(events). No I/O.
         .target(name: "PartnerlineCore", dependencies: ["PartnerlineProtocol"]),
+        // Config files checked against the keys their decoders read (a typo is an error, not a default).
+        .target(name: "PartnerlineConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Journal files: record codec with checksums and a hash chain, recovery, group commit.
         .target(name: "PartnerlineStore", dependencies: ["COpenSSL"]),
         // OpenSSL + Dispatch: TLS context, listener, connections, a blocking client.
@@ -37,6 +39,7 @@ let package = Package(
             name: "PartnerlineServer",
             dependencies: [
                 "PartnerlineProtocol", "PartnerlineCore", "PartnerlineStore", "PartnerlineTransport", "COpenSSL",
+                "PartnerlineConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -71,7 +74,7 @@ let package = Package(
         .target(
             name: "FundingBot",
             dependencies: [
-                "PartnerlineClient",
+                "PartnerlineClient", "PartnerlineConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
@@ -116,7 +119,7 @@ let package = Package(
         .testTarget(name: "PartnerlineTransportTests", dependencies: ["PartnerlineTransport", "PartnerlineTestSupport"]),
         .testTarget(
             name: "PartnerlineServerTests",
-            dependencies: ["PartnerlineServer", "PartnerlineTransport", "PartnerlineProtocol", "PartnerlineStore", "PartnerlineTestSupport", "partnerline-server"]
+            dependencies: ["PartnerlineServer", "PartnerlineConfig", "PartnerlineTransport", "PartnerlineProtocol", "PartnerlineStore", "PartnerlineTestSupport", "partnerline-server"]
         ),
         // The client library against the writer, scripted lines and the real server binary over TLS.
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import PartnerlineConfig
 import Yams
 
 /// `fundingbot.yaml`, read and checked. Every problem is a `ConfigError` naming the key, so the
@@ -140,6 +141,18 @@ extension BotConfig {
     /// Relative file paths in the config (state_dir, certificates, local feeds) are taken from the
     /// current directory, like the server's; `relativeTo` is only used in messages.
     public static func parse(yaml: String, relativeTo base: String = ".") throws -> BotConfig {
+        // A key the bot does not know (a typo such as `stat_dir:`) is an error naming it and the
+        // nearest known key, never a silent default: the server's config check, on the bot's shape.
+        let tree: Node?
+        do {
+            tree = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError("config: not valid YAML: \(error)")
+        }
+        if let tree {
+            let unknown = ConfigKeyCheck.unknownKeys(in: tree, shape: RawConfig.shape)
+            if !unknown.isEmpty { throw ConfigError(unknown.map { "config: \($0)" }.joined(separator: "\n")) }
+        }
         let raw: RawConfig
         do {
             raw = try YAMLDecoder().decode(RawConfig.self, from: yaml)
@@ -166,6 +179,7 @@ extension BotConfig {
 
 /// The file as written; `checked()` turns it into a `BotConfig` or says what is wrong.
 private struct RawConfig: Decodable {
+    enum CodingKeys: String, CodingKey, CaseIterable { case server, account, auth, server_check, state_dir, fetch, posting, feeds, routes }
     var server: String
     var account: String
     var auth: RawAuth?
@@ -177,12 +191,14 @@ private struct RawConfig: Decodable {
     var routes: [RawRoute]?
 
     struct RawAuth: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable { case certificate_file, key_file, password_file }
         var certificate_file: String?
         var key_file: String?
         var password_file: String?
     }
 
     struct RawCheck: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable { case ca_file, known_hosts, sha256, insecure }
         var ca_file: String?
         var known_hosts: String?
         var sha256: String?
@@ -190,6 +206,7 @@ private struct RawConfig: Decodable {
     }
 
     struct RawFetch: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable { case timeout_seconds, max_bytes, jitter, max_backoff_minutes, user_agent }
         var timeout_seconds: Double?
         var max_bytes: Int?
         var jitter: Double?
@@ -198,6 +215,7 @@ private struct RawConfig: Decodable {
     }
 
     struct RawPosting: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable { case max_text_bytes, max_line_bytes, rate_per_second, include_summary }
         var max_text_bytes: Int?
         var max_line_bytes: Int?
         var rate_per_second: Double?
@@ -205,6 +223,7 @@ private struct RawConfig: Decodable {
     }
 
     struct RawFeed: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable { case name, url, format, interval_minutes, fields, items_key, funder }
         var name: String
         var url: String
         var format: String
@@ -215,12 +234,20 @@ private struct RawConfig: Decodable {
     }
 
     struct RawRoute: Decodable {
+        enum CodingKeys: String, CodingKey, CaseIterable { case cluster, room, keywords, areas, tags }
         var cluster: String
         var room: String?
         var keywords: [String]?
         var areas: [String]?
         var tags: [String]?
     }
+
+    /// The keys the bot's config may hold, from the CodingKeys its decoder reads (so they cannot drift).
+    static let shape: ConfigShape = .section(CodingKeys.self, [
+        .auth: .section(RawAuth.CodingKeys.self), .server_check: .section(RawCheck.CodingKeys.self),
+        .fetch: .section(RawFetch.CodingKeys.self), .posting: .section(RawPosting.CodingKeys.self),
+        .feeds: .list(.section(RawFeed.CodingKeys.self)), .routes: .list(.section(RawRoute.CodingKeys.self)),
+    ])
 
     func checked() throws -> BotConfig {
         let (host, port) = try Self.hostPort(server)

@@ -1,3 +1,4 @@
+import PartnerlineConfig
 import Foundation
 import PartnerlineCore
 import PartnerlineProtocol

@@ -95,6 +95,14 @@ struct StateConfigScheduleTests {
         #expect(problem(base.replacingOccurrences(of: "routes: [{ cluster: rural }]", with: "")).contains("route"))
         #expect(problem(base + "\nauth: { certificate_file: a.crt }").contains("key_file"))
         #expect(problem("server: [").contains("config"))
+        // A misspelled key is an error naming it and the key meant, in every section.
+        #expect(problem(base + "\nstat_dir: /tmp/x").contains("unknown key stat_dir; did you mean state_dir?"))
+        #expect(problem(base.replacingOccurrences(of: "{ insecure: true }", with: "{ insecure: true, ca_fle: x }"))
+            .contains("unknown key server_check.ca_fle; did you mean ca_file?"))
+        #expect(problem(base.replacingOccurrences(of: "format: rss", with: "format: rss, intervall_minutes: 5"))
+            .contains("unknown key feeds[0].intervall_minutes; did you mean interval_minutes?"))
+        #expect(problem(base.replacingOccurrences(of: "{ cluster: rural }", with: "{ cluster: rural, keyword: [x] }"))
+            .contains("unknown key routes[0].keyword; did you mean keywords?"))
     }
 
     @Test("Credentials: a certificate, PARTNERLINE_PASSWORD, or a password file nobody else can read")

@@ -1,3 +1,4 @@
+import PartnerlineConfig
 import Foundation
 @testable import PartnerlineServer
 import PartnerlineTestSupport

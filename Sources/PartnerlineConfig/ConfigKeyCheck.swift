@@ -4,7 +4,7 @@ import Yams
 /// misspelled `fsnyc:` would silently leave `fsync` at its default; the config is checked against
 /// this shape before it is decoded. Each section's keys come from the `CodingKeys` its decoder
 /// reads, so the shape cannot drift from what is decoded.
-indirect enum ConfigShape: Sendable {
+public indirect enum ConfigShape: Sendable {
     /// A scalar or a list of scalars: nothing inside is a key.
     case value
     case section([String: ConfigShape])
@@ -12,29 +12,29 @@ indirect enum ConfigShape: Sendable {
     case list(ConfigShape)
 
     /// A section with every case of `keys`; `nested` gives the shape of the keys that are not plain values.
-    static func section<Key: CodingKey & CaseIterable & Hashable>(_ keys: Key.Type,
+    public static func section<Key: CodingKey & CaseIterable & Hashable>(_ keys: Key.Type,
                                                                    _ nested: [Key: ConfigShape] = [:]) -> ConfigShape {
         .section(Dictionary(uniqueKeysWithValues: Key.allCases.map { ($0.stringValue, nested[$0] ?? .value) }))
     }
 }
 
 /// A key the config's shape does not have where it was written.
-struct UnknownConfigKey: Equatable, Sendable, CustomStringConvertible {
+public struct UnknownConfigKey: Equatable, Sendable, CustomStringConvertible {
     /// Where it is, e.g. `journal` or `clusters[0].rooms[2]`; empty at the top level.
-    var section: String
-    var key: String
+    public var section: String
+    public var key: String
     /// 1-based line in the file, when known.
-    var line: Int?
+    public var line: Int?
     /// The known key of the same section nearest to it, if one is near enough to be a typo.
-    var suggestion: String?
+    public var suggestion: String?
     /// Sections where this exact key does belong, when it was put in the wrong one.
-    var belongsUnder: [String] = []
+    public var belongsUnder: [String] = []
     /// Every key the section knows, for a message when nothing is near.
-    var known: [String] = []
+    public var known: [String] = []
 
-    var path: String { section.isEmpty ? key : "\(section).\(key)" }
+    public var path: String { section.isEmpty ? key : "\(section).\(key)" }
 
-    var description: String {
+    public var description: String {
         var text = "unknown key \(path)"
         if let suggestion {
             text += "; did you mean \(suggestion)?"
@@ -49,8 +49,8 @@ struct UnknownConfigKey: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Finds keys the shape does not have. Pure: a YAML tree in, a list out.
-enum ConfigKeyCheck {
-    static func unknownKeys(in node: Node, shape: ConfigShape) -> [UnknownConfigKey] {
+public enum ConfigKeyCheck {
+    public static func unknownKeys(in node: Node, shape: ConfigShape) -> [UnknownConfigKey] {
         var found: [UnknownConfigKey] = []
         walk(node, shape: shape, path: "", root: shape, into: &found)
         return found
@@ -92,7 +92,7 @@ enum ConfigKeyCheck {
     /// The known key nearest to `key` when it is near enough to be a typo: the same letters with
     /// `_`/`-` and case ignored, or at most a third of the key's length edits away (at least 2),
     /// counting a swap of neighbouring letters as one edit (`fsnyc` is one edit from `fsync`).
-    static func nearest(to key: String, among known: [String]) -> String? {
+    public static func nearest(to key: String, among known: [String]) -> String? {
         let folded = fold(key)
         if let same = known.first(where: { fold($0) == folded }) { return same }
         let limit = max(2, key.count / 3)
@@ -103,7 +103,7 @@ enum ConfigKeyCheck {
     }
 
     /// Every section path (with `[]` for list items) whose shape has `key`.
-    static func sections(holding key: String, in shape: ConfigShape) -> [String] {
+    public static func sections(holding key: String, in shape: ConfigShape) -> [String] {
         var paths: [String] = []
         func visit(_ shape: ConfigShape, _ path: String) {
             switch shape {
@@ -126,7 +126,7 @@ enum ConfigKeyCheck {
 
     /// Optimal string alignment distance: insertions, deletions, substitutions and swaps of two
     /// neighbouring characters each cost one.
-    static func editDistance(_ a: String, _ b: String) -> Int {
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
