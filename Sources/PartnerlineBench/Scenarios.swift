@@ -154,8 +154,12 @@ public enum Scenarios {
 
     // MARK: (e) restart
 
-    /// Time from spawning the server to its `listening` line over a data dir of E events
-    /// (journal replay), and its memory afterwards. Always starts the server itself.
+    /// Time from spawning the server to its `listening` line over a data dir of E events, and its
+    /// memory afterwards, twice: first over the journal alone (the builder writes no checkpoint, so
+    /// this is a full replay: `replay_*`), then, after that server stopped cleanly (SIGTERM: its
+    /// shutdown writes a checkpoint of the folded state), again (`restart_*`: the checkpoint and the
+    /// journal's tail after it; a server without checkpoints, or with them off, replays again).
+    /// Always starts the server itself.
     public static func restart(events: Int, settings: BenchSettings) throws -> BenchRow {
         let settings = try settings.validated()
         let e = min(max(1, events), BenchSettings.maxEvents)
@@ -165,19 +169,37 @@ public enum Scenarios {
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
         let buildSeconds = try HistoryBuilder.build(dataDir: dataDir, events: e, messageBytes: settings.messageBytes)
         settleWrites()
+        do {
+            let server = try ServerUnderTest.launch(binary: settings.serverBinary, dataDir: dataDir, rooms: 1,
+                                                    fsync: settings.fsync, timeoutSeconds: settings.setupTimeoutSeconds)
+            defer { server.stop() }
+            let start = server.startSeconds ?? 0
+            row.metric("replay_s", start, decimals: 3)
+            // CPU time is what the replay costs; wall time also shows whatever else the cores were doing.
+            row.metric("replay_cpu_s", server.probe?.cpuSeconds() ?? 0, decimals: 3)
+            row.metric("events/s", Double(e) / max(start, 1e-6), decimals: 0)
+            row.metric("rss_MiB", Double(server.probe?.residentKiB() ?? 0) / 1024)
+            row.metric("peak_rss_MiB", Double(server.probe?.peakResidentKiB() ?? 0) / 1024)
+        }
+        settleWrites()
         let server = try ServerUnderTest.launch(binary: settings.serverBinary, dataDir: dataDir, rooms: 1,
                                                 fsync: settings.fsync, timeoutSeconds: settings.setupTimeoutSeconds)
         defer { server.stop() }
-        let start = server.startSeconds ?? 0
-        row.metric("replay_s", start, decimals: 3)
-        // CPU time is what the replay costs; wall time also shows whatever else the cores were doing.
-        row.metric("replay_cpu_s", server.probe?.cpuSeconds() ?? 0, decimals: 3)
-        row.metric("events/s", Double(e) / max(start, 1e-6), decimals: 0)
-        row.metric("rss_MiB", Double(server.probe?.residentKiB() ?? 0) / 1024)
-        row.metric("peak_rss_MiB", Double(server.probe?.peakResidentKiB() ?? 0) / 1024)
+        row.metric("restart_s", server.startSeconds ?? 0, decimals: 3)
+        row.metric("restart_cpu_s", server.probe?.cpuSeconds() ?? 0, decimals: 3)
+        row.metric("restart_peak_rss_MiB", Double(server.probe?.peakResidentKiB() ?? 0) / 1024)
+        row.metric("checkpoint_KiB", Double(fileBytes(dataDir + "/clusters/bench", suffix: ".checkpoint")) / 1024)
         row.metric("journal_MiB", Double(directoryBytes(dataDir + "/clusters/bench")) / 1_048_576)
         row.metric("build_s", buildSeconds, decimals: 2)
         return row
+    }
+
+    /// Bytes of the files in `directory` whose names end in `suffix`.
+    static func fileBytes(_ directory: String, suffix: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(suffix) }.reduce(0) { total, name in
+            total + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0)
+        }
     }
 
     /// Writes the built journal (hundreds of MiB for a million events) to disk before the server

@@ -554,6 +554,13 @@ public final class Journal: @unchecked Sendable {
         var last: (location: RecordLocation, end: Int)?
     }
 
+    /// Whether the journal in `directory` holds `position`: the record just before the tail is where
+    /// the position says, ends at its tail offset and has its head hash. Throws
+    /// `JournalPositionMismatch` saying why not. Read-only, takes no lock (backup checks a copy with it).
+    public static func checkPosition(directory: String, _ position: JournalPosition) throws {
+        _ = try checkAnchor(directory: directory, position)
+    }
+
     /// The record just before a checkpoint's tail, as the checkpoint describes it, or why not.
     private static func checkAnchor(directory: String, _ position: JournalPosition) throws -> (start: JournalScanner.Start, segments: [Segment]) {
         guard position.records > 0, position.last.segment >= 1, position.last.segment <= position.records,

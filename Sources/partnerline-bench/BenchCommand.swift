@@ -205,7 +205,7 @@ struct Durable: ParsableCommand {
 }
 
 struct Restart: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "(e) Start-up (journal replay) time and memory over a data dir of E events.")
+    static let configuration = CommandConfiguration(abstract: "(e) Start-up time and memory over a data dir of E events: a full replay, then a restart after a clean stop (from its checkpoint).")
     @OptionGroup var common: CommonOptions
     @Option(name: .customShort("e"), help: "Events in the data dir (list).") var events: String = "100000,300000,1000000"
 

@@ -55,6 +55,9 @@ import Testing
         let row = try Scenarios.restart(events: 500, settings: settings)
         #expect((row.metricValue("replay_s") ?? 0) > 0)
         #expect((row.metricValue("rss_MiB") ?? 0) > 0)
+        // The second start is from the checkpoint the first one's clean stop wrote.
+        #expect((row.metricValue("restart_s") ?? 0) > 0)
+        #expect((row.metricValue("checkpoint_KiB") ?? 0) > 0)
     }
 
     @Test func historyReadsAreAnswered() throws {

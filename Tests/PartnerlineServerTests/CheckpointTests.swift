@@ -1,5 +1,6 @@
 import Foundation
 import PartnerlineCore
+import PartnerlineProtocol
 @testable import PartnerlineServer
 import PartnerlineStore
 import PartnerlineTestSupport
@@ -209,5 +210,58 @@ import Testing
         server.stop()
         #expect(started.startedFrom == 0)
         Self.expectSame(started.snapshot, expected, "config with a new room")
+    }
+
+    /// `verify` checks the newest checkpoint against a full replay: a good one matches; one whose
+    /// state differs (written with a valid checksum, so only the replay can tell) is a fault naming
+    /// the section; one damaged on disk is a fault too.
+    @Test func verifyChecksTheNewestCheckpointAgainstAFullReplay() throws {
+        let dir = TempDir()
+        let dataDir = dir.path + "/data"
+        let server = try InProcessServer(Self.config(dataDir))
+        try Self.activity(server, round: 1, count: 20, register: true)
+        server.stop()
+        var outcome = DataDirectoryVerifier.verify(dataDir: dataDir)
+        #expect(outcome.passed, "\(outcome.lines)")
+        #expect(outcome.lines.filter { $0.contains("matches a full replay") }.count == 2, "\(outcome.lines)")
+
+        let newest = Self.checkpoints(dataDir)[0]
+        let checkpoint = try CheckpointFiles.load(path: newest.path)
+        let snapshot = try StateSnapshot(decoding: checkpoint.body)
+        var state = try snapshot.clusterState()
+        try state.apply(.memberJoined(room: RoomName(cluster: Self.cluster, room: "general"), account: "not-in-the-journal", timeMillis: 1))
+        var forged = StateSnapshot(cluster: state, definition: try snapshot.clusterDefinition().definition)
+        try HistoryIndex(snapshot: snapshot).encode(into: &forged)
+        try CheckpointFiles.write(forged.encoded(), position: checkpoint.position, directory: DataDirectory.clusterPath(dataDir, cluster: Self.cluster))
+        outcome = DataDirectoryVerifier.verify(dataDir: dataDir)
+        #expect(!outcome.passed)
+        #expect(outcome.lines.contains { $0.hasPrefix("FAULT clusters/\(Self.cluster): checkpoint") && $0.contains("not what a full replay") && $0.contains("'cluster'") },
+                "\(outcome.lines)")
+
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: newest.path))
+        bytes[bytes.count / 2] ^= 0x10
+        try bytes.write(to: URL(fileURLWithPath: newest.path))
+        outcome = DataDirectoryVerifier.verify(dataDir: dataDir)
+        #expect(outcome.lines.contains { $0.hasPrefix("FAULT") && $0.contains("checksum") }, "\(outcome.lines)")
+    }
+
+    /// A backup carries the checkpoints, and a server started on the copy starts from them.
+    @Test func backupIncludesTheCheckpointsAndACopyStartsFromThem() throws {
+        let dir = TempDir()
+        let dataDir = dir.path + "/data"
+        var server = try InProcessServer(Self.config(dataDir))
+        try Self.activity(server, round: 1, count: 20, register: true)
+        server.stop()
+        let copy = dir.path + "/copy"
+        let lines = try DataDirectoryBackup.run(dataDir: dataDir, to: copy)
+        #expect(lines.contains { $0.hasPrefix("clusters/\(Self.cluster):") && $0.hasSuffix("checkpoints=1") }, "\(lines)")
+        #expect(Self.checkpoints(copy).map(\.records) == Self.checkpoints(dataDir).map(\.records))
+        let expected = try Self.fullReplay(dataDir)
+        server = try InProcessServer(Self.config(copy))
+        let started = try Self.state(server)
+        server.stop()
+        #expect(started.startedFrom == Self.checkpoints(dataDir)[0].records)
+        Self.expectSame(started.snapshot, expected, "a copy started from its checkpoint")
+        #expect(DataDirectoryVerifier.verify(dataDir: copy).passed)
     }
 }
