@@ -192,7 +192,7 @@ struct EventLoopTests {
                 _ = Glibc.close(fds[0])
             }
             Socket.setNonBlockingCloseOnExec(oldFD)
-            let reused = Connection(fd: oldFD, ssl: nil, slot: slot,
+            let reused = Connection(fd: oldFD, tls: nil, slot: slot,
                                     peer: PeerAddress(host: "local", port: 0, isLoopback: true), maxOutboundBytes: 1 << 20)
             reused.handler = EchoHandler(recorder: recorder, id: reused.id)
             reused.start()
