@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PartnerlineBenchTests",
-            dependencies: ["PartnerlineBench", "PartnerlineClient", "partnerline-server"]
+            dependencies: ["PartnerlineBench", "PartnerlineClient", "partnerline-server", "partnerline-bench"]
         ),
     ]
 )
