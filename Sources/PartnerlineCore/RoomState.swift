@@ -5,14 +5,16 @@ import PartnerlineProtocol
 /// encoding again; older events stay in the journal only (the server reads them from there), so
 /// memory does not grow with the length of a room's history.
 public struct RoomState: Sendable {
-    /// Events per room kept in memory unless configured otherwise.
-    public static let defaultHistoryWindow = 1000
+    /// Events per room kept in memory unless configured otherwise: four pages of HISTORY's default
+    /// 50, about 50 KiB a room with 100-byte messages (an EV line and its allocation take ~240
+    /// bytes). Older events are read from the journal.
+    public static let defaultHistoryWindow = 200
 
     public let name: RoomName
     public var topic: String
     /// Accounts that joined and have not parted (JOIN/PART are presence records, not events).
     public private(set) var members: Set<String> = []
-    /// At least the newest `historyWindow` events (at most twice that, so trimming is amortised):
+    /// At least the newest `historyWindow` events, and a bounded slack more (see `advance`):
     /// the line of seq `windowFirstSeq + i` is at index i, and after `lines` come `deferred`.
     private var lines: [[UInt8]] = []
     /// Replayed events whose lines are not encoded yet (the window's newest ones): a replay of a long
@@ -24,6 +26,11 @@ public struct RoomState: Sendable {
     public private(set) var lastSeq: UInt64 = 0
     public private(set) var lastTimeMillis: Int64 = 0
     public let historyWindow: Int
+    /// Encoded lines held beyond the window before the oldest are dropped: an eighth of the
+    /// window. A trim moves the window's line references down once per `trimSlack` appends (about
+    /// eight moves per event, a few bytes each); a slack of the whole window held up to twice the
+    /// memory.
+    public var trimSlack: Int { max(1, historyWindow / 8) }
 
     public init(name: RoomName, topic: String, historyWindow: Int = RoomState.defaultHistoryWindow) {
         self.name = name
@@ -31,7 +38,8 @@ public struct RoomState: Sendable {
         self.historyWindow = max(1, historyWindow)
     }
 
-    /// Events held in memory now (never more than twice the window).
+    /// Events held in memory now: at most `historyWindow + trimSlack` once replay is done (during
+    /// replay, at most twice the window).
     public var linesInMemory: Int { lines.count + deferred.count }
 
     /// Appends a replayed event; events must arrive in seq order without gaps. Its line is encoded
@@ -56,6 +64,7 @@ public struct RoomState: Sendable {
     /// first HISTORY or live post does not pay for it).
     public mutating func encodeDeferredLines() {
         guard !deferred.isEmpty else { return }
+        dropOldest(keeping: historyWindow)   // not encoded only to be dropped by the next trim
         lines.reserveCapacity(lines.count + deferred.count)
         for event in deferred { lines.append(event.encodedLine()) }
         deferred.removeAll()
@@ -64,15 +73,24 @@ public struct RoomState: Sendable {
     private mutating func advance(seq: UInt64, timeMillis: Int64) {
         lastSeq = seq
         lastTimeMillis = max(lastTimeMillis, timeMillis)
-        let held = lines.count + deferred.count
-        if held >= 2 * historyWindow {
-            var drop = held - historyWindow
-            let fromLines = min(drop, lines.count)
-            lines.removeFirst(fromLines)
-            drop -= fromLines
-            deferred.removeFirst(drop)
-            windowFirstSeq = lastSeq - UInt64(historyWindow) + 1
+        // Live lines are dropped an eighth of the window at a time. Replay appends to `deferred`,
+        // whose events are larger to move than line references and are not kept once replay ends:
+        // those are dropped a whole window at a time (one move per event, as replay must stay fast).
+        let slack = deferred.isEmpty ? trimSlack : historyWindow
+        if lines.count + deferred.count > historyWindow + slack {
+            dropOldest(keeping: historyWindow)
         }
+    }
+
+    /// Drops the oldest held events beyond the newest `count`.
+    private mutating func dropOldest(keeping count: Int) {
+        var drop = lines.count + deferred.count - count
+        guard drop > 0 else { return }
+        let fromLines = min(drop, lines.count)
+        lines.removeFirst(fromLines)
+        drop -= fromLines
+        deferred.removeFirst(drop)
+        windowFirstSeq = lastSeq - UInt64(count) + 1
     }
 
     public mutating func addMember(_ account: String) { members.insert(account) }

@@ -79,9 +79,10 @@ journal:
   max_batch_records: 4096
   # A journal starts a new segment file before one would grow past this many bytes (min 4096).
   segment_max_bytes: 67108864
-  # Newest events per room kept in memory (HISTORY further back reads the journal through a
-  # sparse index), so memory does not grow with the length of history.
-  history_window: 1000
+  # Newest events per room kept in memory, as the encoded EV lines (up to an eighth more between
+  # trims; ~50 KiB a room at 200 with 100-byte messages). HISTORY further back reads the journal
+  # through a sparse index, so memory does not grow with the length of history.
+  history_window: 200
 
 limits:
   # Longest line in bytes before its newline; longer lines get ERR LINE_TOO_LONG.

@@ -163,8 +163,39 @@ struct RoomStateTests {
         var room = RoomState(name: name, topic: "", historyWindow: 3)
         for seq in 1...UInt64(100) {
             room.append(seq: seq, timeMillis: 1, line: Array("EV rural/purchasing \(seq) t a SAY :m\r\n".utf8))
-            #expect(room.linesInMemory <= 6)
+            #expect(room.linesInMemory <= 3 + room.trimSlack)
             #expect(room.lines(in: (seq > 2 ? seq - 2 : 1)...seq) != nil, "the newest three are always in memory")
         }
+    }
+
+    /// Live lines: never more than an eighth beyond the window (the whole window was the slack
+    /// once, up to twice the memory), and the newest `historyWindow` always in memory.
+    @Test func liveLinesStayWithinAnEighthOfTheWindow() throws {
+        var room = RoomState(name: name, topic: "", historyWindow: 80)
+        #expect(room.trimSlack == 10)
+        var most = 0
+        for seq in 1...UInt64(1000) {
+            room.append(seq: seq, timeMillis: 1, line: Array("EV rural/purchasing \(seq) t a SAY :m\r\n".utf8))
+            most = max(most, room.linesInMemory)
+            #expect(room.linesInMemory >= min(Int(seq), 80))
+            #expect(room.lines(in: (seq > 79 ? seq - 79 : 1)...seq) != nil, "the newest 80 are in memory")
+        }
+        #expect(most == 90)
+        #expect(RoomState(name: name, topic: "", historyWindow: 1).trimSlack == 1)
+        #expect(RoomState.defaultHistoryWindow == 200)
+    }
+
+    /// After replay only the window is encoded: replayed events beyond it (replay drops them a
+    /// whole window at a time) are dropped, not encoded first.
+    @Test func encodingAfterReplayKeepsExactlyTheWindow() throws {
+        var room = try room(events: 1005, window: 10)
+        #expect(room.linesInMemory == 15)
+        room.encodeDeferredLines()
+        #expect(room.linesInMemory == 10)
+        #expect(room.windowFirstSeq == 996)
+        #expect(seqs(room.lines(in: 996...1005)!) == Array(996...1005))
+        #expect(room.lines(in: 995...1005) == nil, "seq 995 is the journal's now")
+        room.append(seq: 1006, timeMillis: 1_006_000, line: Array("EV rural/purchasing 1006 t a SAY :live\r\n".utf8))
+        #expect(seqs(room.lines(in: 996...1006)!) == Array(996...1006))
     }
 }
