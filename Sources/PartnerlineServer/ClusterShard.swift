@@ -88,9 +88,19 @@ final class ClusterAccessView: @unchecked Sendable {
 }
 
 /// One cluster's state, journal and subscribers, confined to its own serial queue: clusters are
-/// the natural shards. Writes are group-committed per shard: while one batch is being made durable,
-/// new writes queue up and go out together as the next batch, and the state changes (and fan-out)
+/// the natural shards. The shard is its journal's one batcher: the writes queued on its queue are
+/// the batch. A batch runs in one turn of the queue (`runBatch`): stage (seqs, judgement against
+/// the batch's earlier writes), one journal write and, per the fsync policy, one fdatasync on this
+/// very thread (`Journal.write`), then apply and hand each I/O queue its block. Writes that arrive
+/// meanwhile queue up behind the turn and become the next batch; the state changes (and fan-out)
 /// happen only after a batch is durable, so no member ever sees an event a crash could lose.
+///
+/// Why on the shard's own queue, rather than a journal queue of its own: the old path batched
+/// twice (the shard kept one batch in flight, the journal gathered again) and spent two thread
+/// hops per batch (shard -> journal writer -> shard) that did no work. A read (HISTORY, WHO,
+/// ROOMS, HEAD) queued behind a batch now waits for at most one batch: at most
+/// `max_batch_records` records, one write and one fsync; the `batch` window is a timer, not a
+/// sleep, so reads run while a batch waits for company.
 final class ClusterShard: @unchecked Sendable {
     struct RoomSummary: Sendable {
         var name: RoomName
@@ -137,7 +147,12 @@ final class ClusterShard: @unchecked Sendable {
     let journal: Journal
     private var subscribers: [String: [UInt64: any EventSubscriber]] = [:]
     private var queuedWrites: [Write] = []
-    private var batchInFlight = false
+    /// The batch run due on the queue, if any (`waits`: it is waiting out the `batch` window).
+    /// A run whose id is no longer this one was superseded (the batch filled up early) and does nothing.
+    private var scheduledRun: (id: UInt64, waits: Bool)?
+    private var lastRunID: UInt64 = 0
+    /// Window, batch size and sync of the journal's fsync policy.
+    private let groupCommit: GroupCommit
     private var drainWaiters: [@Sendable () -> Void] = []
     /// Where each room's events sit in the journal, for HISTORY beyond the in-memory window.
     private(set) var index: HistoryIndex
@@ -160,6 +175,7 @@ final class ClusterShard: @unchecked Sendable {
         diskReads = DispatchQueue(label: "partnerline.cluster.\(state.name).history")
         self.state = state
         self.journal = journal
+        self.groupCommit = journal.groupCommit
         self.index = index
         self.online = online
         self.clock = clock
@@ -342,7 +358,7 @@ final class ClusterShard: @unchecked Sendable {
     }
 
     private func signalDrainedIfIdle() {
-        guard !batchInFlight, queuedWrites.isEmpty else { return }
+        guard scheduledRun == nil, queuedWrites.isEmpty else { return }
         let waiters = drainWaiters
         drainWaiters.removeAll()
         waiters.forEach { $0() }
@@ -350,9 +366,38 @@ final class ClusterShard: @unchecked Sendable {
 
     // MARK: Group commit
 
+    /// Queues a write for the next batch and makes sure a run of it is due: at once, or, under
+    /// `batch` with a window, that long after the batch's first write, unless it fills up first.
     private func enqueue(_ write: Write) {
         queuedWrites.append(write)
-        if !batchInFlight { startBatch() }
+        let wait = groupCommit.waitMicros(holding: queuedWrites.count)
+        if let scheduled = scheduledRun {
+            if scheduled.waits && wait == 0 { scheduleRun(afterMicros: 0) }   // full before its window ended
+        } else {
+            scheduleRun(afterMicros: wait)
+        }
+    }
+
+    /// The run goes on the queue behind what is already there, so every write whose block is
+    /// queued now (posts that arrived during the last fsync) joins the batch.
+    private func scheduleRun(afterMicros wait: Int) {
+        lastRunID &+= 1
+        let id = lastRunID
+        scheduledRun = (id, wait > 0)
+        if wait > 0 {
+            queue.asyncAfter(deadline: .now() + .microseconds(wait)) { [self] in run(id) }
+        } else {
+            queue.async { [self] in run(id) }
+        }
+    }
+
+    private func run(_ id: UInt64) {
+        guard scheduledRun?.id == id else { return }
+        scheduledRun = nil
+        runBatch()
+        // Writes left over (beyond max_batch_records, or waiting on this batch) already waited
+        // their turn: the next run is due at once, behind whatever reads queued up meanwhile.
+        if queuedWrites.isEmpty { signalDrainedIfIdle() } else { scheduleRun(afterMicros: 0) }
     }
 
     /// A write with its journal entry; seqs are given out only when a batch starts, so a failed batch
@@ -367,11 +412,12 @@ final class ClusterShard: @unchecked Sendable {
         var events: [StoredEvent] = []
     }
 
-    private func startBatch() {
-        guard !queuedWrites.isEmpty else { return signalDrainedIfIdle() }
+    /// One batch, in one turn of the queue: stage the queued writes (up to max_batch_records
+    /// records), write and sync them (`Journal.write`, on this thread), apply and fan out.
+    private func runBatch() {
+        guard !queuedWrites.isEmpty else { return }
         let writes = queuedWrites
         queuedWrites.removeAll(keepingCapacity: true)
-        batchInFlight = true
 
         var nextSeq: [String: UInt64] = [:]
         var staged: [Staged] = []
@@ -402,7 +448,24 @@ final class ClusterShard: @unchecked Sendable {
                                      events: last ? events : []))
             }
         }
-        for write in writes {
+        // Whole writes only: a write's records (an item and its MATCH) are never split across
+        // batches, so a write that would take the batch past the limit waits for the next one
+        // (a single write larger than the limit goes alone).
+        var next = 0
+        var full = false
+        while next < writes.count, !full, staged.count < groupCommit.maxRecords {
+            let write = writes[next]
+            next += 1
+            let stagedBefore = staged.count
+            defer {
+                if stagedBefore > 0 && staged.count > groupCommit.maxRecords {
+                    // Nothing of it was answered or applied yet, and the working copies that saw
+                    // it are dropped with this batch: it is judged again in the next.
+                    staged.removeLast(staged.count - stagedBefore)
+                    next -= 1
+                    full = true
+                }
+            }
             switch write {
             case .moderation(let action, let actor, let completion):
                 if workingState == nil { workingState = state }
@@ -483,18 +546,13 @@ final class ClusterShard: @unchecked Sendable {
                 staged.append(Staged(write: write, entry: .memberLeft(room: room, account: account, timeMillis: now)))
             }
         }
-        queuedWrites.insert(contentsOf: waitForNextBatch, at: 0)
-        guard !staged.isEmpty else {
-            // Every write of this batch was refused (or answered): nothing to store. A write only
-            // waits for a write staged in the same batch, so nothing waits when nothing is staged.
-            batchInFlight = false
-            return startBatch()
-        }
+        // Waiting writes came before the ones left over; both go before anything queued later.
+        queuedWrites = waitForNextBatch + writes[next...]
+        // Every write of this batch refused (or answered) means nothing to store. A write only
+        // waits for a write staged in the same batch, so nothing waits when nothing is staged.
+        guard !staged.isEmpty else { return }
         let payloads = staged.map { JournalEntryCodec.encode($0.entry) }
-        let batch = staged
-        journal.appendBatch(payloads, locatedCompletion: { [self] result in
-            queue.async { [self] in finishBatch(batch, result) }
-        })
+        finishBatch(staged, journal.write(payloads))
     }
 
     private func partSettled(_ write: Write) {
@@ -505,7 +563,6 @@ final class ClusterShard: @unchecked Sendable {
     }
 
     private func finishBatch(_ staged: [Staged], _ result: Result<[RecordLocation], StorageError>) {
-        batchInFlight = false
         switch result {
         case .success(let locations):
             // Lines go out per I/O queue once per batch; every reply waits until the lines before
@@ -541,7 +598,6 @@ final class ClusterShard: @unchecked Sendable {
                 }
             }
         }
-        startBatch()
     }
 
     private func applyDurable(_ item: Staged, outbox: inout FanoutOutbox, replies: inout [() -> Void]) {

@@ -68,16 +68,23 @@ passwords:
   hashing_threads: 2
 
 journal:
-  # When an OK is sent for a stored event:
-  # always - after the record is written and fsynced, one fsync per write round
-  # batch  - group commit: records from many clients written and fsynced together (the default)
-  # os     - after write(); the OS flushes later (a power cut can lose the last seconds)
+  # When an OK (and the EV to the room) goes out for a stored record. Every journal (each
+  # cluster's and the accounts journal) writes a batch of records with one write(), then:
+  # always - fdatasync at once: no OK before the batch is on disk; a batch never waits for more
+  #          records (those that arrive during an fsync go together in the next batch)
+  # batch  - the same write and fdatasync, records from many clients sharing it (group commit),
+  #          and a batch may first wait batch_window_micros for more (the default)
+  # os     - no fsync: OK after write(); the OS flushes later (a power cut can lose the last seconds)
   fsync: batch
-  # batch: wait this long after the first record for more to join its fsync (0: no waiting;
-  # records that arrive during an fsync still share the next one).
+  # batch only: how long a batch waits after its first record for more to join its write and
+  # fsync, unless max_batch_records are there first (0: no waiting; records that arrive during an
+  # fsync still share the next one). 0 to 1000000.
   batch_window_micros: 0
+  # Most records in one write (and fsync), min 1. A command's own records (an item and its MATCH)
+  # are never split, so one command with more records than this is written alone.
   max_batch_records: 4096
-  # A journal starts a new segment file before one would grow past this many bytes (min 4096).
+  # A journal starts a new segment file before one would grow past this many bytes (min 4096;
+  # a single batch larger than that still goes into one segment).
   segment_max_bytes: 67108864
   # Newest events per room kept in memory, as the encoded EV lines (up to an eighth more between
   # trims; ~50 KiB a room at 200 with 100-byte messages). HISTORY further back reads the journal

@@ -110,8 +110,12 @@ public struct ServerConfig: Sendable, Codable, Equatable {
             historyWindow = try c.decodeIfPresent(type(of: historyWindow).self, forKey: .historyWindow) ?? historyWindow
         }
 
+        /// When a stored record is answered: see `FsyncPolicy` and `GroupCommit` (one branch each).
         public var fsync: FsyncPolicy = .batch
+        /// `batch` only: how long a batch waits after its first record for more, unless it fills up
+        /// first. Applied by each journal's one batcher (a cluster's shard, the accounts journal's writer).
         public var batchWindowMicros: Int = 0
+        /// Most records in one write + fsync; a command's own records are never split.
         public var maxBatchRecords: Int = 4096
         /// A journal starts a new segment file before one would grow past this.
         public var segmentMaxBytes: Int = 64 << 20

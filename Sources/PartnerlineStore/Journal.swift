@@ -10,12 +10,19 @@ import Darwin
 /// Append-only journal with group commit. Thread-safe; @unchecked Sendable with internal
 /// locking/queues.
 ///
-/// Appenders put records on a lock-protected pending list. One writer, a serial
-/// DispatchQueue, takes everything pending (up to `maxBatchRecords`), encodes it into one
-/// buffer (chaining the hashes), does one write and, for `always`/`batch`, one fdatasync,
-/// and only then runs the completions, in append order. Records appended meanwhile form
-/// the next batch. State touched only by the writer lives in the "writer" section below;
-/// state shared with appenders is guarded by `lock`.
+/// Records reach the file by one of two doors, each with ONE batcher in front of it:
+/// - `write(_:)`: the caller is the batcher. It hands over one group (its whole batch) and the
+///   group is written and, per the fsync policy, synced on the caller's own thread before the call
+///   returns. A cluster shard writes this way: the writes queued on its serial queue are the batch,
+///   so the records are not batched a second time and no thread hop is spent getting there and back.
+/// - `append`/`appendBatch`: the journal is the batcher. Appenders put records on a lock-protected
+///   pending list; one writer, a serial DispatchQueue, takes what is pending (whole groups, up to
+///   `maxBatchRecords`, after the `batch` window), writes it with one write and syncs it per policy,
+///   and only then runs the completions, in append order. Records appended meanwhile form the next
+///   batch. The accounts journal (and tools) write this way.
+/// Both doors end in `commit(_:)` on `queue` (a `write` runs there by `queue.sync`, on the caller's
+/// thread), so the file has one writer at a time. State touched only by the writer lives in the
+/// "writer" section below; state shared with appenders is guarded by `lock`.
 public final class Journal: @unchecked Sendable {
     public typealias Completion = @Sendable (Result<Void, StorageError>) -> Void
     /// Like `Completion`, with where each record of the group was written (for an index of history).
@@ -26,17 +33,27 @@ public final class Journal: @unchecked Sendable {
         var payloads: [[UInt8]]
         var rejection: StorageError?
         var completion: LocatedCompletion
+        /// When it was appended (monotonic ns): the `batch` window counts from the first pending entry.
+        var queuedAt: UInt64
     }
 
     private let directory: String
     private let options: JournalOptions
+    /// Window, size and sync per policy (shared with the cluster shard, which batches for `write`).
+    private let rule: GroupCommit
     private let io: FileIO
     private let queue: DispatchQueue
+    /// Signalled (once) to cut a `batch` window short when the batch is full.
+    private let windowWake = DispatchSemaphore(value: 0)
 
     // Shared with appenders, guarded by `lock`.
     private let lock = Lock()
     private var pending: [Entry] = []
+    /// Records in `pending` (a group counts each of its records).
+    private var pendingRecords = 0
     private var writerScheduled = false
+    /// The writer is waiting out a `batch` window; an append that fills the batch wakes it.
+    private var windowWaiting = false
     private var closed = false
     private var publishedHead: Digest
     private var publishedCount: Int
@@ -69,6 +86,7 @@ public final class Journal: @unchecked Sendable {
         self.segmentIndex = segmentIndex
         self.directory = directory
         self.options = options
+        self.rule = GroupCommit(options)
         self.io = options.fileIO
         self.queue = DispatchQueue(label: "partnerline.journal")
         self.directoryFD = directoryFD
@@ -169,17 +187,18 @@ public final class Journal: @unchecked Sendable {
 
     /// `appendBatch`, with the location of each record (in order) on success.
     public func appendBatch(_ payloads: [[UInt8]], locatedCompletion completion: @escaping LocatedCompletion) {
-        let rejection: StorageError? =
-            payloads.contains(where: Self.containsNewline)
-            ? StorageError(
-                kind: .invalidPayload, file: nil, offset: nil,
-                description: "a journal payload must not contain a newline (byte 0x0A)")
-            : nil
-        let entry = Entry(payloads: payloads, rejection: rejection, completion: completion)
-        enum Action { case none, schedule, closed }
+        let rejection: StorageError? = payloads.contains(where: Self.containsNewline) ? Self.newlineRejection : nil
+        let entry = Entry(payloads: payloads, rejection: rejection, completion: completion,
+                          queuedAt: DispatchTime.now().uptimeNanoseconds)
+        enum Action { case none, schedule, wake, closed }
         let action: Action = lock.withLock {
             if closed { return .closed }
             pending.append(entry)
+            pendingRecords += payloads.count
+            if windowWaiting && rule.waitMicros(holding: pendingRecords) == 0 {
+                windowWaiting = false
+                return .wake
+            }
             if writerScheduled { return .none }
             writerScheduled = true
             return .schedule
@@ -187,15 +206,39 @@ public final class Journal: @unchecked Sendable {
         switch action {
         case .none:
             break
+        case .wake:
+            windowWake.signal()
         case .schedule:
             queue.async { self.drain() }
         case .closed:
-            let directory = self.directory
-            queue.async {
-                completion(.failure(StorageError(kind: .io, file: directory, offset: nil, description: "journal \(directory) is closed")))
+            let error = closedError
+            queue.async { completion(.failure(error)) }
+        }
+    }
+
+    /// Writes `payloads` as one group, now, on the calling thread: one write and, under `always` and
+    /// `batch`, one fdatasync, all or nothing, before it returns the location of each record (in
+    /// order). For a caller that is its own batcher (a cluster shard hands over everything its queue
+    /// gathered): no window is waited and `maxBatchRecords` is not applied here, since the caller
+    /// already did both (see `GroupCommit`). On a write/fsync failure nothing of the group counts as
+    /// written, the file is cut back to its last durable length and the chain is not advanced, like
+    /// a failed `appendBatch`. Must not be called from a completion of `append`.
+    public func write(_ payloads: [[UInt8]]) -> Result<[RecordLocation], StorageError> {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        if payloads.contains(where: Self.containsNewline) { return .failure(Self.newlineRejection) }
+        if lock.withLock({ closed }) { return .failure(closedError) }
+        // Mutual exclusion with the appender door; an idle serial queue runs the block right here,
+        // on the caller's thread, so this costs no thread switch.
+        return queue.sync {
+            commit(CollectionOfOne(payloads)).map { starts in
+                let base = segmentLength - buffer.count
+                return starts.map { RecordLocation(segment: segmentIndex, offset: base + $0) }
             }
         }
     }
+
+    /// The window, batch size and sync of this journal's policy, for a caller that batches for `write`.
+    public var groupCommit: GroupCommit { rule }
 
     /// Reads records back from this journal's segments (HISTORY beyond the in-memory window).
     public var reader: JournalReader { JournalReader(directory: directory) }
@@ -246,18 +289,26 @@ public final class Journal: @unchecked Sendable {
 
     // MARK: Writer
 
+    private static let newlineRejection = StorageError(
+        kind: .invalidPayload, file: nil, offset: nil,
+        description: "a journal payload must not contain a newline (byte 0x0A)")
+
+    private var closedError: StorageError {
+        StorageError(kind: .io, file: directory, offset: nil, description: "journal \(directory) is closed")
+    }
+
     private static func containsNewline(_ payload: [UInt8]) -> Bool {
         payload.withUnsafeBytes { raw in
             raw.count > 0 && memchr(raw.baseAddress!, Int32(RecordCodec.newline), raw.count) != nil
         }
     }
 
+    /// The appender door's batcher: waits out the `batch` window (counted from the first pending
+    /// record), takes whole groups up to `maxBatchRecords`, commits them, runs their completions,
+    /// and goes on until nothing is pending.
     private func drain() {
         while true {
-            if options.policy == .batch && options.batchWindowMicros > 0 {
-                let waiting = lock.withLock { pending.count }
-                if waiting < options.maxBatchRecords { usleep(UInt32(clamping: options.batchWindowMicros)) }
-            }
+            waitOutWindow()
             var batch: [Entry] = []
             swap(&batch, &spare)
             let more: Bool = lock.withLock {
@@ -266,14 +317,8 @@ public final class Journal: @unchecked Sendable {
                     return false
                 }
                 // Whole entries only, so a group is never split across two writes.
-                var records = 0
-                var taken = 0
-                while taken < pending.count {
-                    let size = pending[taken].payloads.count
-                    if taken > 0 && records + size > options.maxBatchRecords { break }
-                    records += size
-                    taken += 1
-                }
+                let taken = rule.groupsInNextWrite(pending.lazy.map(\.payloads.count))
+                pendingRecords -= pending[0..<taken].reduce(0) { $0 + $1.payloads.count }
                 if taken == pending.count {
                     swap(&batch, &pending)
                 } else {
@@ -289,40 +334,43 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
+    /// Under `batch` with a window: waits until the window that began with the first pending record
+    /// is over, or until an append fills the batch (it signals `windowWake`).
+    private func waitOutWindow() {
+        let wait: Int = lock.withLock {
+            guard let first = pending.first else { return 0 }
+            let waited = Int((DispatchTime.now().uptimeNanoseconds &- first.queuedAt) / 1000)
+            let wait = rule.waitMicros(holding: pendingRecords) - waited
+            if wait > 0 { windowWaiting = true }
+            return wait
+        }
+        guard wait > 0 else { return }
+        if windowWake.wait(timeout: .now() + .microseconds(wait)) == .timedOut {
+            // An append may have signalled between the timeout and here: take that signal too, so
+            // the next window does not end at once.
+            let signalled = lock.withLock {
+                defer { windowWaiting = false }
+                return !windowWaiting
+            }
+            if signalled { windowWake.wait() }
+        }
+    }
+
+    /// Commits an appender batch and answers each entry, in order.
     private func process(_ batch: [Entry]) {
-        buffer.removeAll(keepingCapacity: true)
-        var newHead = head
-        var newRecords = 0
-        starts.removeAll(keepingCapacity: true)
-        for entry in batch where entry.rejection == nil {
-            for payload in entry.payloads {
-                starts.append(buffer.count)
-                newHead = RecordCodec.encode(payload, previous: newHead, hasher: hasher, into: &buffer)
-                newRecords += 1
-            }
-        }
-        var failure: StorageError?
-        if newRecords > 0 {
-            failure = commitBuffer()
-            if failure == nil {
-                head = newHead
-                count += newRecords
-                let (head, count) = (head, count)
-                lock.withLock {
-                    publishedHead = head
-                    publishedCount = count
-                }
-            }
-        }
+        let outcome = commit(batch.lazy.filter { $0.rejection == nil }.map(\.payloads))
         // The batch went into the current segment (after any roll) and ends at its durable length.
         let base = segmentLength - buffer.count
         var next = 0
         for entry in batch {
             if let rejection = entry.rejection {
                 entry.completion(.failure(rejection))
-            } else if let failure {
+                continue
+            }
+            switch outcome {
+            case .failure(let failure):
                 entry.completion(.failure(failure))
-            } else {
+            case .success(let starts):
                 let locations = starts[next..<(next + entry.payloads.count)].map {
                     RecordLocation(segment: segmentIndex, offset: base + $0)
                 }
@@ -332,17 +380,65 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
-    /// Writes `buffer` to the current segment (rolling first if it would grow past
-    /// `segmentMaxBytes`) and syncs it under the policy. On failure nothing counts as
-    /// written: the segment is cut back to `segmentLength`.
-    private func commitBuffer() -> StorageError? {
-        if filesClosed {
-            return StorageError(kind: .io, file: directory, offset: nil, description: "journal \(directory) is closed")
+    /// Both doors end here (on `queue`): encodes the groups into one buffer (chaining the hashes),
+    /// writes it, syncs it per policy and, only if all of that worked, advances and publishes the
+    /// head. Returns where each record begins in `buffer` (the buffer ends at `segmentLength`).
+    private func commit(_ groups: some Sequence<[[UInt8]]>) -> Result<[Int], StorageError> {
+        buffer.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        var newHead = head
+        for payloads in groups {
+            for payload in payloads {
+                starts.append(buffer.count)
+                newHead = RecordCodec.encode(payload, previous: newHead, hasher: hasher, into: &buffer)
+            }
         }
+        guard !starts.isEmpty else { return .success([]) }
+        if let failure = writeAndSync() { return .failure(failure) }
+        head = newHead
+        count += starts.count
+        let (head, count) = (head, count)
+        lock.withLock {
+            publishedHead = head
+            publishedCount = count
+        }
+        return .success(starts)
+    }
+
+    /// Writes `buffer` to the current segment (rolling first if it would grow past
+    /// `segmentMaxBytes`) with one write, then syncs it: one branch per fsync policy. On failure
+    /// nothing counts as written: the segment is cut back to `segmentLength`.
+    private func writeAndSync() -> StorageError? {
+        if filesClosed { return closedError }
         if tailNeedsRepair, let error = repairTail() { return error }
         if segmentLength > 0, segmentLength + buffer.count > options.segmentMaxBytes, let error = roll() {
             return error
         }
+        if let error = writeBuffer() { return error }
+        switch options.policy {
+        case .always, .batch:
+            // Durable before anyone is answered: one fdatasync covers the whole batch (`batch`
+            // differs from `always` only in the window its batcher may wait before writing).
+            lock.withLock { syncs += 1 }
+            let code = io.sync(segmentFD)
+            if code != 0 {
+                // Never retry an fsync of the same data (after a failed fsync the kernel may
+                // have dropped the dirty pages): cut the batch off and fail it.
+                tailNeedsRepair = true
+                _ = repairTail()
+                return StorageError.io("fsync failed", file: segmentPath, errno: code, offset: segmentLength)
+            }
+        case .os:
+            // Answered once the kernel has the bytes: a crash of the process loses nothing, a power
+            // cut can lose what the kernel had not written back yet.
+            break
+        }
+        segmentLength += buffer.count
+        return nil
+    }
+
+    /// One write of the whole buffer (retrying short writes and EINTR); a failure cuts the tail.
+    private func writeBuffer() -> StorageError? {
         lock.withLock { writes += 1 }
         var written = 0
         let total = buffer.count
@@ -356,24 +452,10 @@ public final class Journal: @unchecked Sendable {
             }
             return nil
         }
-        if let code = writeError {
-            tailNeedsRepair = true
-            _ = repairTail()
-            return StorageError.io("write failed", file: segmentPath, errno: code, offset: segmentLength)
-        }
-        if options.policy != .os {
-            lock.withLock { syncs += 1 }
-            let code = io.sync(segmentFD)
-            if code != 0 {
-                // Never retry an fsync of the same data (after a failed fsync the kernel may
-                // have dropped the dirty pages): cut the batch off and fail it.
-                tailNeedsRepair = true
-                _ = repairTail()
-                return StorageError.io("fsync failed", file: segmentPath, errno: code, offset: segmentLength)
-            }
-        }
-        segmentLength += total
-        return nil
+        guard let code = writeError else { return nil }
+        tailNeedsRepair = true
+        _ = repairTail()
+        return StorageError.io("write failed", file: segmentPath, errno: code, offset: segmentLength)
     }
 
     /// Cuts the current segment back to `segmentLength` and makes that durable.

@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 
-/// When a record counts as durable.
+/// When a record counts as durable (`GroupCommit` holds the one branch per policy).
 /// - `always`: fsync before completing, no waiting window.
 /// - `batch`: group commit, one fsync per batch (optionally waiting `batchWindowMicros`).
 /// - `os`: complete after write(); the kernel decides when it reaches the disk.
@@ -17,8 +17,9 @@ public enum FsyncPolicy: String, Sendable, Codable, CaseIterable {
 public struct JournalOptions: Sendable {
     public var policy: FsyncPolicy = .batch
     /// batch: how long to wait for more records after the first; 0 = natural batching only.
+    /// Applied by the journal's one batcher: its appender queue, or the caller of `Journal.write`.
     public var batchWindowMicros: Int = 0
-    /// Most records in one write + fsync.
+    /// Most records in one write + fsync (whole groups; a larger group is written alone).
     public var maxBatchRecords: Int = 4096
     /// A new segment is started before a batch that would take the current one past this
     /// size (a single batch larger than this still goes into one segment).

@@ -1,4 +1,3 @@
-import COpenSSL
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -10,8 +9,8 @@ import Glibc
 /// Not thread-safe: use one from one thread at a time. Ignores SIGPIPE process-wide.
 public final class BlockingLineClient {
     private var fd: Int32
-    private var ssl: OpaquePointer?
-    private var context: OpaquePointer?
+    /// The TLS session (it owns the SSL*; the context lives as long as the SSL* references it).
+    private var tls: TLSStream?
     private var inbound: [UInt8] = []
     private var inboundStart = 0
     private var readChunk = [UInt8](repeating: 0, count: 16 * 1024)
@@ -93,52 +92,30 @@ public final class BlockingLineClient {
         throw TransportError.posix("bind \(host)")
     }
 
+    /// The handshake, blocking (bounded by the socket timeouts). The context is the one every
+    /// Partnerline client uses, so the name check is the same as the client library's.
     private func startTLS(host: String, caFile: String?, certificatePath: String?, privateKeyPath: String?) throws {
-        ERR_clear_error()
-        guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TransportError.openSSL("SSL_CTX_new") }
-        context = ctx
-        _ = pl_SSL_CTX_set_min_proto_version(ctx, pl_TLS1_2_VERSION())
-        _ = pl_SSL_CTX_set_mode(ctx, pl_SSL_MODE_AUTO_RETRY())
-        if let caFile {
-            guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else {
-                throw TransportError.openSSL("loading CA file \(caFile)")
-            }
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
-        }
-        if let certificatePath, let privateKeyPath {
-            guard SSL_CTX_use_certificate_chain_file(ctx, certificatePath) == 1,
-                  SSL_CTX_use_PrivateKey_file(ctx, privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
-                throw TransportError.openSSL("loading client certificate \(certificatePath)")
-            }
-        }
-        guard let ssl = SSL_new(ctx) else { throw TransportError.openSSL("SSL_new") }
-        self.ssl = ssl
-        let isIP = CertificateFactory.isIPAddress(host)
-        if !isIP {
-            _ = pl_SSL_set_tlsext_host_name(ssl, host)
-        }
-        if caFile != nil {
-            let ok = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) : SSL_set1_host(ssl, host)
-            guard ok == 1 else { throw TransportError.openSSL("setting expected peer name \(host)") }
-        }
-        guard SSL_set_fd(ssl, fd) == 1 else { throw TransportError.openSSL("SSL_set_fd") }
-        ERR_clear_error()
-        let rc = SSL_connect(ssl)
-        if rc != 1 {
-            let savedErrno = errno
-            var error = TransportError.openSSL("TLS handshake", errnoValue: savedErrno)
-            let verify = SSL_get_verify_result(ssl)
-            if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
-                error = TransportError(error.description + " (certificate: \(String(validatingCString: text) ?? "?"))")
-            }
+        let context = try TLSClientContext(verifyPeer: caFile != nil, caFile: caFile,
+                                           certificateFile: privateKeyPath == nil ? nil : certificatePath,
+                                           privateKeyFile: privateKeyPath)
+        let stream = try TLSStream(client: context, fd: fd, serverName: host)
+        tls = stream
+        switch stream.handshake() {
+        case .done:
+            return
+        case .wantRead, .wantWrite:
+            // A blocking socket would-blocks only when SO_RCVTIMEO/SO_SNDTIMEO ran out.
+            throw TransportError("TLS handshake with \(host): timed out", kind: .timedOut)
+        case .closedCleanly, .closedAbruptly:
+            throw TransportError("TLS handshake with \(host): the server closed the connection", kind: .endOfStream)
+        case .failed(let error):
             throw error
         }
     }
 
     /// SHA-256 (lower-case hex) of the server's certificate: which certificate this connection got.
     public func peerCertificateSHA256Hex() -> String? {
-        guard let ssl else { return nil }
-        return TLSFingerprint.peerCertificateSHA256Hex(ssl)
+        tls?.peerCertificateSHA256Hex()
     }
 
     /// Appends "\r\n".
@@ -152,15 +129,13 @@ public final class BlockingLineClient {
         var offset = 0
         while offset < raw.count {
             let remaining = raw.count - offset
-            if let ssl {
-                ERR_clear_error()
-                let n = raw.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + offset, Int32(clamping: remaining)) }
-                if n > 0 {
-                    offset += Int(n)
+            if let tls {
+                let result = raw.withUnsafeBytes { tls.write(from: $0.baseAddress! + offset, count: remaining) }
+                if case .done(let n) = result {
+                    offset += n
                     continue
                 }
-                let savedErrno = errno
-                throw tlsFailure(SSL_get_error(ssl, n), savedErrno, "SSL_write")
+                throw Self.endOrFailure(result)
             } else {
                 let n = raw.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, remaining, Int32(MSG_NOSIGNAL)) }
                 if n > 0 {
@@ -207,15 +182,13 @@ public final class BlockingLineClient {
     private func fill() throws {
         guard fd >= 0 else { throw TransportError("read on a closed client", kind: .endOfStream) }
         while true {
-            if let ssl {
-                ERR_clear_error()
-                let n = readChunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress!, Int32($0.count)) }
-                if n > 0 {
-                    inbound.append(contentsOf: readChunk[0..<Int(n)])
+            if let tls {
+                let result = readChunk.withUnsafeMutableBytes { tls.read(into: $0.baseAddress!, capacity: $0.count) }
+                if case .done(let n) = result {
+                    inbound.append(contentsOf: readChunk[0..<n])
                     return
                 }
-                let savedErrno = errno
-                throw tlsFailure(SSL_get_error(ssl, n), savedErrno, "SSL_read")
+                throw Self.endOrFailure(result)
             } else {
                 let n = readChunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
                 if n > 0 {
@@ -229,41 +202,28 @@ public final class BlockingLineClient {
         }
     }
 
-    private func tlsFailure(_ code: Int32, _ savedErrno: Int32, _ what: String) -> TransportError {
-        switch code {
-        case SSL_ERROR_ZERO_RETURN:
+    /// What a TLS read or write that did not complete means to a blocking caller.
+    private static func endOrFailure(_ result: TLSResult) -> TransportError {
+        switch result {
+        case .done:
+            return TransportError("TLS: no progress")
+        case .closedCleanly:
             return TransportError("connection closed by peer (close_notify)", kind: .endOfStream)
-        case SSL_ERROR_SYSCALL where savedErrno == 0:
-            _ = TransportError.drainOpenSSLErrors()
-            return TransportError("connection closed by peer (EOF)", kind: .endOfStream)
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
-            _ = TransportError.drainOpenSSLErrors()
-            return TransportError("\(what): timed out", kind: .timedOut)
-        case SSL_ERROR_SYSCALL:
-            return TransportError.posix(what, savedErrno)
-        default:
-            let queue = TransportError.drainOpenSSLErrors()
-            if queue.contains(where: { $0.contains("unexpected eof") }) {
-                return TransportError("connection closed by peer (EOF without close_notify)", kind: .endOfStream)
-            }
-            return TransportError("\(what): " + queue.joined(separator: "; "))
+        case .closedAbruptly:
+            return TransportError("connection closed by peer (EOF without close_notify)", kind: .endOfStream)
+        case .wantRead, .wantWrite:
+            // A blocking socket would-blocks only when SO_RCVTIMEO/SO_SNDTIMEO ran out.
+            return TransportError("TLS: timed out", kind: .timedOut)
+        case .failed(let error):
+            return error
         }
     }
 
     /// close_notify (best effort) then close. Idempotent.
     public func close() {
-        if let ssl {
-            if fd >= 0 {
-                ERR_clear_error()
-                _ = SSL_shutdown(ssl)
-                ERR_clear_error()
-            }
-            SSL_free(ssl)
-            self.ssl = nil
-        }
-        if let context {
-            SSL_CTX_free(context)
-            self.context = nil
+        if let tls {
+            if fd >= 0 { tls.shutdown() }
+            self.tls = nil   // frees the SSL* (before the fd closes)
         }
         if fd >= 0 {
             _ = Glibc.close(fd)

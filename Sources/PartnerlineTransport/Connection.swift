@@ -1,4 +1,3 @@
-import COpenSSL
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -77,7 +76,8 @@ public final class Connection: @unchecked Sendable {
 
     private let fd: Int32
     private let slot: IOSlot
-    private var ssl: OpaquePointer?
+    /// The TLS session (owns the SSL*), nil for plaintext.
+    private let tls: TLSStream?
     private var state: State = .created
     private var keepAlive: Connection?
 
@@ -94,13 +94,13 @@ public final class Connection: @unchecked Sendable {
     private var outboundStart = 0
     private var flushScheduled = false
 
-    /// Last write attempt could not finish (EAGAIN / SSL_ERROR_WANT_WRITE).
+    /// Last write attempt could not finish (EAGAIN / `TLSResult.wantWrite`).
     private var writeBlocked = false
-    /// SSL_read returned SSL_ERROR_WANT_WRITE: retry the read when writable.
+    /// A TLS read wanted to write (`TLSResult.wantWrite`): retry the read when writable.
     private var readWantsWrite = false
-    /// SSL_write returned SSL_ERROR_WANT_READ: retry the write when readable.
+    /// A TLS write wanted to read (`TLSResult.wantRead`): retry the write when readable.
     private var writeWantsRead = false
-    /// SSL_do_handshake returned SSL_ERROR_WANT_WRITE.
+    /// The handshake wanted to write.
     private var handshakeWantsWrite = false
 
     /// Read at most this much per readable event before yielding the queue to others
@@ -110,14 +110,14 @@ public final class Connection: @unchecked Sendable {
     /// Dialled out (Connector): the TLS handshake starts with our ClientHello, not the peer's.
     private let isClient: Bool
 
-    init(fd: Int32, ssl: OpaquePointer?, slot: IOSlot, peer: PeerAddress, maxOutboundBytes: Int, isClient: Bool = false) {
+    init(fd: Int32, tls: TLSStream?, slot: IOSlot, peer: PeerAddress, maxOutboundBytes: Int, isClient: Bool = false) {
         self.fd = fd
         self.isClient = isClient
-        self.ssl = ssl
+        self.tls = tls
         self.slot = slot
         self.queue = slot.queue
         self.peer = peer
-        self.isTLS = ssl != nil
+        self.isTLS = tls != nil
         self.maxOutboundBytes = maxOutboundBytes
         self.id = connectionIDs.withLock { value in
             value += 1
@@ -126,7 +126,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     deinit {
-        if let ssl { SSL_free(ssl) }
+        // The TLSStream frees its SSL* when it goes with us.
         if readSource == nil {
             // Never started: nobody else will close the socket.
             _ = Glibc.close(fd)
@@ -247,8 +247,7 @@ public final class Connection: @unchecked Sendable {
     /// when the TLS context requests client certificates). On `queue`, after the handshake.
     public func peerCertificateSHA256Hex() -> String? {
         assertOnQueue()
-        guard let ssl else { return nil }
-        return TLSFingerprint.peerCertificateSHA256Hex(ssl)
+        return tls?.peerCertificateSHA256Hex()
     }
 
     // MARK: events
@@ -291,10 +290,9 @@ public final class Connection: @unchecked Sendable {
     // MARK: handshake
 
     private func handshake() {
-        guard let ssl else { return }
-        ERR_clear_error()
-        let result = SSL_do_handshake(ssl)
-        if result == 1 {
+        guard let tls else { return }
+        switch tls.handshake() {
+        case .done:
             state = .open
             handshakeWantsWrite = false
             updateWriteSource()
@@ -303,30 +301,18 @@ public final class Connection: @unchecked Sendable {
             if pendingOutboundBytes > 0 { scheduleFlush() }
             // Application data may already sit in OpenSSL's buffer with the last handshake flight
             // (read ahead, not yet decrypted: SSL_pending would not count it).
-            if SSL_has_pending(ssl) != 0 { readTLS() }
+            if tls.hasBufferedBytes { readTLS() }
             return
-        }
-        let savedErrno = errno
-        switch SSL_get_error(ssl, result) {
-        case SSL_ERROR_WANT_READ:
+        case .wantRead:
             handshakeWantsWrite = false
-        case SSL_ERROR_WANT_WRITE:
+        case .wantWrite:
             handshakeWantsWrite = true
-        case SSL_ERROR_ZERO_RETURN:
+        case .closedCleanly, .closedAbruptly:
             terminate(.handshakeFailed("peer closed during handshake"))
             return
-        case SSL_ERROR_SYSCALL where savedErrno == 0:
-            _ = TransportError.drainOpenSSLErrors()
-            terminate(.handshakeFailed("peer closed during handshake"))
-            return
-        default:
-            var error = TransportError.openSSL("TLS handshake with \(peer)", errnoValue: savedErrno)
-            // Say why a certificate was refused ("hostname mismatch", "self-signed certificate" ...).
-            let verify = SSL_get_verify_result(ssl)
-            if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
-                error = TransportError(error.description + " (certificate: \(String(cString: text)))")
-            }
-            terminate(.handshakeFailed(error.description))
+        case .failed(let error):
+            // The text says why a certificate was refused ("hostname mismatch", ...).
+            terminate(.handshakeFailed("\(error) (peer \(peer))"))
             return
         }
         updateWriteSource()
@@ -335,61 +321,40 @@ public final class Connection: @unchecked Sendable {
     // MARK: reading
 
     private func readTLS() {
-        guard let ssl else { return }
+        guard let tls else { return }
         let buffer = slot.readBuffer
         var total = 0
         while state == .open {
-            ERR_clear_error()
-            let n = SSL_read(ssl, buffer, Int32(IOSlot.readBufferSize))
-            if n > 0 {
-                total += Int(n)
-                handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: Int(n)))
+            switch tls.read(into: buffer, capacity: IOSlot.readBufferSize) {
+            case .done(let n):
+                total += n
+                handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: n))
                 // Keep going while OpenSSL holds bytes, decrypted or read ahead (the socket will
                 // not signal them). Once it holds none, stop: with read-ahead the last read took
                 // what the socket had, and if more came since, the level-triggered source brings
                 // us back; trying again here would mostly cost a `read` that fails with EAGAIN.
-                if SSL_has_pending(ssl) == 0 { return }
+                if !tls.hasBufferedBytes { return }
                 if total >= Connection.readBudget {
                     // Yield the queue to other connections; what OpenSSL holds is read on the next
                     // turn (the socket may have nothing left to signal it).
                     queue.async { @Sendable in self.handleReadable() }
                     return
                 }
-                continue
-            }
-            let savedErrno = errno
-            switch SSL_get_error(ssl, n) {
-            case SSL_ERROR_WANT_READ:
+            case .wantRead:
                 return
-            case SSL_ERROR_WANT_WRITE:
+            case .wantWrite:
                 readWantsWrite = true
                 updateWriteSource()
                 return
-            case SSL_ERROR_ZERO_RETURN:
-                // close_notify, or EOF without it (SSL_OP_IGNORE_UNEXPECTED_EOF).
+            case .closedCleanly, .closedAbruptly:
+                // EOF without close_notify is a normal close for a line protocol (trap 4).
                 terminate(.peerClosed)
                 return
-            case SSL_ERROR_SYSCALL where savedErrno == 0:
-                _ = TransportError.drainOpenSSLErrors()
-                terminate(.peerClosed)
-                return
-            case SSL_ERROR_SYSCALL where savedErrno == EINTR:
-                continue
-            default:
-                if isUnexpectedEOF() {
-                    terminate(.peerClosed)
-                } else {
-                    terminate(.ioError(TransportError.openSSL("SSL_read from \(peer)", errnoValue: savedErrno).description))
-                }
+            case .failed(let error):
+                terminate(.ioError("\(error) (peer \(peer))"))
                 return
             }
         }
-    }
-
-    /// EOF without close_notify, in case SSL_OP_IGNORE_UNEXPECTED_EOF did not apply (trap 4).
-    private func isUnexpectedEOF() -> Bool {
-        let code = ERR_peek_error()
-        return code != 0 && pl_ERR_GET_REASON(code) == pl_SSL_R_UNEXPECTED_EOF_WHILE_READING()
     }
 
     private func readPlain() {
@@ -471,23 +436,23 @@ public final class Connection: @unchecked Sendable {
     private enum WriteOutcome { case wrote(Int), blocked, wantsRead, failed(String) }
 
     private func writeTLSOnce() -> WriteOutcome {
-        guard let ssl else { return .failed("no TLS session") }
-        let length = Int32(clamping: pendingOutboundBytes)
-        ERR_clear_error()
+        guard let tls else { return .failed("no TLS session") }
         // Same bytes at the same offset after a WANT_WRITE/WANT_READ (trap 3); the buffer may
         // have moved or grown, which SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER allows.
-        let n = outbound.withUnsafeBytes { SSL_write(ssl, $0.baseAddress! + outboundStart, length) }
-        if n > 0 { return .wrote(Int(n)) }
-        let savedErrno = errno
-        switch SSL_get_error(ssl, n) {
-        case SSL_ERROR_WANT_WRITE:
+        let result = outbound.withUnsafeBytes {
+            tls.write(from: $0.baseAddress! + outboundStart, count: pendingOutboundBytes)
+        }
+        switch result {
+        case .done(let n):
+            return .wrote(n)
+        case .wantWrite:
             return .blocked
-        case SSL_ERROR_WANT_READ:
+        case .wantRead:
             return .wantsRead
-        case SSL_ERROR_SYSCALL where savedErrno == EAGAIN || savedErrno == EWOULDBLOCK:
-            return .blocked
-        default:
-            return .failed(TransportError.openSSL("SSL_write to \(peer)", errnoValue: savedErrno).description)
+        case .closedCleanly, .closedAbruptly:
+            return .failed("TLS write: the peer closed the connection (peer \(peer))")
+        case .failed(let error):
+            return .failed("\(error) (peer \(peer))")
         }
     }
 
@@ -563,11 +528,7 @@ public final class Connection: @unchecked Sendable {
     /// Everything is written: send close_notify once (best effort, not waiting for the peer's),
     /// half-close the socket, then tear down.
     private func finishClose() {
-        if let ssl {
-            ERR_clear_error()
-            _ = SSL_shutdown(ssl)
-            ERR_clear_error()
-        }
+        tls?.shutdown()
         _ = shutdown(fd, Int32(SHUT_WR))
         terminate(.localClose)
     }

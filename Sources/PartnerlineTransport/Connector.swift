@@ -36,16 +36,17 @@ public enum Connector {
                 raw.copyMemory(from: UnsafeRawBufferPointer(start: info.pointee.ai_addr, count: Int(info.pointee.ai_addrlen)))
             }
             let peer = Socket.peerAddress(storage, info.pointee.ai_addrlen)
-            var ssl: OpaquePointer?
+            var stream: TLSStream?
             if let tls {
                 do {
-                    ssl = try tls.makeSSL(fd: fd, serverName: host)
+                    // Expects `host` in the certificate when the context verifies (TLSStream).
+                    stream = try TLSStream(client: tls, fd: fd, serverName: host)
                 } catch {
                     _ = Glibc.close(fd)
                     throw error
                 }
             }
-            return Connection(fd: fd, ssl: ssl, slot: queues.nextSlot(), peer: peer,
+            return Connection(fd: fd, tls: stream, slot: queues.nextSlot(), peer: peer,
                               maxOutboundBytes: maxOutboundBytes, isClient: true)
         }
         throw lastError

@@ -150,10 +150,10 @@ public final class Listener: @unchecked Sendable {
             Socket.setNonBlockingCloseOnExec(client)
             Socket.setNoDelay(client)
             let peer = Socket.peerAddress(storage, length)
-            var ssl: OpaquePointer?
+            var stream: TLSStream?
             if let tls {
                 do {
-                    ssl = try tls.makeSSL(fd: client)
+                    stream = try TLSStream(server: tls, fd: client)
                 } catch {
                     TransportSetup.log("TLS setup for \(peer): \(error)")
                     _ = Glibc.close(client)
@@ -161,7 +161,7 @@ public final class Listener: @unchecked Sendable {
                 }
             }
             let slot = queues.nextSlot()
-            let connection = Connection(fd: client, ssl: ssl, slot: slot, peer: peer,
+            let connection = Connection(fd: client, tls: stream, slot: slot, peer: peer,
                                         maxOutboundBytes: maxOutboundBytes)
             let onConnection = self.onConnection
             slot.queue.async { @Sendable in onConnection(connection) }

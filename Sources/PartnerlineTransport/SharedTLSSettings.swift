@@ -1,11 +1,16 @@
 import COpenSSL
 
 /// What every Partnerline SSL_CTX has, client or server: TLS 1.2 minimum, no compression, no
-/// renegotiation, EOF without close_notify is a normal close (trap 4), idle buffers released
-/// (trap 9), partial writes from a buffer that may move (coalesced flushes), and read-ahead: one
-/// `read` takes everything the socket holds instead of a 5-byte header and then the record body
-/// (`Connection.readTLS` relies on `SSL_has_pending` for what read-ahead buffered). Only
-/// non-blocking `Connection`s use these contexts; `BlockingLineClient` has its own.
+/// renegotiation, idle buffers released (trap 9), partial writes from a buffer that may move
+/// (coalesced flushes), and read-ahead: one `read` takes everything the socket holds instead of a
+/// 5-byte header and then the record body (`Connection.readTLS` relies on
+/// `TLSStream.hasBufferedBytes` for what read-ahead buffered). `Connection`s and
+/// `BlockingLineClient` use these contexts alike.
+///
+/// `SSL_OP_IGNORE_UNEXPECTED_EOF` is deliberately not set: OpenSSL then reports an EOF without
+/// close_notify as `SSL_R_UNEXPECTED_EOF_WHILE_READING`, which `TLSStream.classify` turns into
+/// `.closedAbruptly`, distinct from a clean `.closedCleanly`. Both are a normal end for a line
+/// protocol (trap 4); the callers decide, and tests can tell them apart.
 enum SharedTLSSettings {
     /// A new SSL_CTX for `method` with those settings; the caller owns it.
     static func makeContext(_ method: OpaquePointer?, role: String) throws -> OpaquePointer {
@@ -20,7 +25,7 @@ enum SharedTLSSettings {
         }
         _ = SSL_CTX_set_options(
             ctx,
-            pl_SSL_OP_NO_COMPRESSION() | pl_SSL_OP_NO_RENEGOTIATION() | pl_SSL_OP_IGNORE_UNEXPECTED_EOF())
+            pl_SSL_OP_NO_COMPRESSION() | pl_SSL_OP_NO_RENEGOTIATION())
         _ = pl_SSL_CTX_set_mode(
             ctx,
             pl_SSL_MODE_RELEASE_BUFFERS() | pl_SSL_MODE_ENABLE_PARTIAL_WRITE()

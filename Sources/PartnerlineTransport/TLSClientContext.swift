@@ -7,9 +7,9 @@ import Foundation
 /// partial writes with a moving write buffer, as on the server side.
 ///
 /// With `verifyPeer` the server's chain is checked against `caFile` (or the system's trust store)
-/// and so is its name: every SSL* made for a host expects that host in the certificate
-/// (`SSL_set1_host` for a DNS name, `X509_VERIFY_PARAM_set1_ip_asc` for an IP literal), so a
-/// certificate for another name is refused in the handshake. With `verifyPeer` false nothing is
+/// and so is its name: every `TLSStream` made on it for a host expects that host in the
+/// certificate (`SSL_set1_host` for a DNS name, `X509_VERIFY_PARAM_set1_ip_asc` for an IP
+/// literal), so a certificate for another name is refused in the handshake. With `verifyPeer` false nothing is
 /// checked by OpenSSL: only for loopback benchmarks, or when the caller checks the certificate
 /// itself after the handshake (a pinned fingerprint, trust on first use).
 public final class TLSClientContext: @unchecked Sendable {
@@ -51,33 +51,5 @@ public final class TLSClientContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
-    }
-
-    /// A client-side SSL* on a connected socket; the handshake starts with SSL_set_connect_state.
-    /// `serverName` goes out as SNI (names only) and, when verifying, is the name the
-    /// certificate must carry.
-    func makeSSL(fd: Int32, serverName: String?) throws -> OpaquePointer {
-        ERR_clear_error()
-        guard let ssl = SSL_new(context) else { throw TransportError.openSSL("SSL_new") }
-        func fail(_ what: String) -> TransportError {
-            let error = TransportError.openSSL(what)
-            SSL_free(ssl)
-            return error
-        }
-        guard SSL_set_fd(ssl, fd) == 1 else { throw fail("SSL_set_fd") }
-        if let serverName, !serverName.isEmpty {
-            let isIP = CertificateFactory.isIPAddress(serverName)
-            if !isIP {
-                _ = pl_SSL_set_tlsext_host_name(ssl, serverName)   // SNI for names only, never for IP literals
-            }
-            if verifiesPeer {
-                let set = isIP ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), serverName) : SSL_set1_host(ssl, serverName)
-                guard set == 1 else { throw fail("setting the expected server name \(serverName)") }
-            }
-        } else if verifiesPeer {
-            throw fail("a verified TLS connection needs the server's name")
-        }
-        SSL_set_connect_state(ssl)
-        return ssl
     }
 }

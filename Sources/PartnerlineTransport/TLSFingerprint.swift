@@ -3,13 +3,6 @@ import COpenSSL
 /// SHA-256 fingerprints of certificates, as `openssl x509 -fingerprint -sha256` prints them
 /// but lower-case and without colons.
 public enum TLSFingerprint {
-    /// The peer's certificate on an established SSL*, or nil if it sent none.
-    static func peerCertificateSHA256Hex(_ ssl: OpaquePointer) -> String? {
-        guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
-        defer { X509_free(certificate) }
-        return sha256Hex(certificate)
-    }
-
     /// The certificate in a PEM file (the first one, for a chain), or nil if it cannot be read.
     public static func sha256Hex(pemFile path: String) -> String? {
         guard let file = BIO_new_file(path, "r") else {
@@ -25,7 +18,8 @@ public enum TLSFingerprint {
         return sha256Hex(certificate)
     }
 
-    private static func sha256Hex(_ certificate: OpaquePointer) -> String? {
+    /// An X509* (a peer's certificate: `TLSStream.peerCertificateSHA256Hex`).
+    static func sha256Hex(_ certificate: OpaquePointer) -> String? {
         var digest = [UInt8](repeating: 0, count: 64)
         var length: UInt32 = 0
         guard X509_digest(certificate, EVP_sha256(), &digest, &length) == 1 else {

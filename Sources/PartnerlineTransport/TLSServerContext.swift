@@ -6,7 +6,7 @@ import Foundation
 /// TLS 1.2 minimum; TLS 1.2 suites are Mozilla "intermediate" restricted to ECDHE with
 /// AES-GCM / ChaCha20-Poly1305; TLS 1.3 offers OpenSSL's three default suites but prefers
 /// AES-128-GCM-SHA256 (see `tls13CipherSuites`). No compression,
-/// no renegotiation, EOF without close_notify is a normal close (trap 4), release idle
+/// no renegotiation, EOF without close_notify is a normal close (trap 4, `TLSStream`), release idle
 /// buffers (trap 9), partial writes with a moving write buffer (for coalesced flushes).
 public final class TLSServerContext: @unchecked Sendable {
     /// Mozilla intermediate (v5.7) TLS 1.2 list without the DHE suites.
@@ -65,18 +65,5 @@ public final class TLSServerContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
-    }
-
-    /// A new server-side SSL* for an accepted socket (SSL_new takes a reference on the SSL_CTX).
-    func makeSSL(fd: Int32) throws -> OpaquePointer {
-        ERR_clear_error()
-        guard let ssl = SSL_new(context) else { throw TransportError.openSSL("SSL_new") }
-        guard SSL_set_fd(ssl, fd) == 1 else {
-            let error = TransportError.openSSL("SSL_set_fd")
-            SSL_free(ssl)
-            throw error
-        }
-        SSL_set_accept_state(ssl)
-        return ssl
     }
 }

@@ -689,22 +689,164 @@ private final class FaultSwitch: @unchecked Sendable {
         #expect(writes >= 1 && writes <= 400)
     }
 
+    /// The appender's `batch` window: 50 records appended back to back (microseconds apart) while
+    /// the first one's 1 s window runs all share one write. (That `always` never waits is the
+    /// rule's (`GroupCommitTests`) and shown on a shard in `ShardGroupCommitTests`.)
     @Test func batchWindowCollectsRecords() throws {
         let base = try makeTempDirectory()
         defer { removeDirectory(base) }
         let directory = base + "/j"
-        let (journal, _, _) = try openJournal(directory, JournalOptions(policy: .batch, batchWindowMicros: 2000))
+        let (journal, _, _) = try openJournal(directory, JournalOptions(policy: .batch, batchWindowMicros: 1_000_000))
         let group = DispatchGroup()
-        for index in 0..<200 {
+        for index in 0..<50 {
             group.enter()
             journal.append(bytes("r\(index)")) { _ in group.leave() }
         }
         #expect(group.wait(timeout: .now() + 60) == .success)
-        #expect(journal.recordCount == 200)
-        #expect(journal.fsyncCount <= 200)
+        #expect(journal.recordCount == 50)
+        #expect(journal.writeCount == 1, "writes: \(journal.writeCount)")
+        #expect(journal.fsyncCount == 1)
         journal.close()
         let (_, _, replayed) = try openJournal(directory)
-        #expect(replayed == (0..<200).map { bytes("r\($0)") })
+        #expect(replayed == (0..<50).map { bytes("r\($0)") })
+    }
+
+    /// The window of a batch that fills up is cut short: with max 10 records and a 1 s window, 30
+    /// records appended back to back go out as three full writes.
+    @Test func aFullBatchDoesNotWaitItsWindow() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let directory = base + "/j"
+        let faults = FaultSwitch()
+        var options = JournalOptions(policy: .batch, batchWindowMicros: 1_000_000, maxBatchRecords: 10)
+        options.fileIO = faults.fileIO
+        let (journal, _, _) = try openJournal(directory, options)
+        let group = DispatchGroup()
+        for index in 0..<30 {
+            group.enter()
+            journal.append(bytes("r\(index)")) { _ in group.leave() }
+        }
+        #expect(group.wait(timeout: .now() + 60) == .success)
+        #expect(journal.writeCount == 3, "writes: \(journal.writeCount)")
+        journal.close()
+    }
+}
+
+/// `Journal.write`: the caller is the batcher; one group, written and synced on the caller's thread.
+@Suite struct SynchronousWriteTests {
+    @Test func aWriteReturnsTheLocationsReplaySees() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let directory = base + "/j"
+        let (journal, _) = try Journal.open(directory: directory, options: JournalOptions(policy: .always, segmentMaxBytes: 300)) { _ in }
+        var written: [RecordLocation] = []
+        for group in 0..<6 {
+            let payloads = (0..<3).map { bytes("{\"g\":\(group),\"i\":\($0)}") }
+            guard case .success(let locations) = journal.write(payloads) else {
+                Issue.record("write \(group) failed")
+                return
+            }
+            #expect(locations.count == 3)
+            written += locations
+        }
+        #expect(journal.writeCount == 6)
+        #expect(journal.fsyncCount == 6)
+        #expect(journal.recordCount == 18)
+        journal.close()
+        var seen: [RecordLocation] = []
+        let (again, _) = try Journal.open(directory: directory, options: JournalOptions(), replayLocated: { _, location in seen.append(location) })
+        again.close()
+        #expect(seen == written)
+        #expect(Set(seen.map(\.segment)).count > 1, "segments should have rolled")
+    }
+
+    @Test func osWritesAreNeverSynced() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let (journal, _) = try Journal.open(directory: base + "/j", options: JournalOptions(policy: .os)) { _ in }
+        for index in 0..<5 { _ = journal.write([bytes("r\(index)")]) }
+        #expect(journal.writeCount == 5)
+        #expect(journal.fsyncCount == 0)
+        journal.close()
+    }
+
+    /// A failed write or fsync fails the whole group, moves nothing, and the next group succeeds
+    /// with the records right after the last durable one (a caller reusing its seqs leaves no gap).
+    @Test(arguments: ["write", "partial write", "fsync"])
+    func aFailedGroupLeavesNothingAndTheNextOneSucceeds(fault: String) throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let faults = FaultSwitch()
+        var options = JournalOptions(policy: .batch)
+        options.fileIO = faults.fileIO
+        let directory = base + "/j"
+        let (journal, _) = try Journal.open(directory: directory, options: options) { _ in }
+        #expect((try? journal.write([bytes("1")]).get()) != nil)
+        let head = journal.durableHead
+        let length = try fileSize(firstSegment(directory))
+        switch fault {
+        case "fsync": faults.failSyncs(1)
+        default: faults.failWrites(1, partial: fault == "partial write")
+        }
+        guard case .failure(let error) = journal.write([bytes("2"), bytes("3")]) else {
+            Issue.record("a failed \(fault) must fail the group")
+            return
+        }
+        #expect(error.kind == .io)
+        #expect(journal.durableHead == head)
+        #expect(try fileSize(firstSegment(directory)) == length)
+        #expect((try? journal.write([bytes("2"), bytes("3")]).get())?.count == 2)
+        journal.close()
+        let (_, _, replayed) = try openJournal(directory)
+        #expect(replayed == [bytes("1"), bytes("2"), bytes("3")])
+        #expect(JournalVerifier.verify(directory: directory).faults.isEmpty)
+    }
+
+    @Test func aPayloadWithANewlineAndAClosedJournalAreRefused() throws {
+        let base = try makeTempDirectory()
+        defer { removeDirectory(base) }
+        let (journal, _) = try Journal.open(directory: base + "/j", options: JournalOptions()) { _ in }
+        guard case .failure(let newline) = journal.write([bytes("ok"), bytes("a\nb")]) else {
+            Issue.record("a newline must be refused")
+            return
+        }
+        #expect(newline.kind == .invalidPayload)
+        #expect(journal.recordCount == 0)
+        journal.close()
+        guard case .failure(let closed) = journal.write([bytes("late")]) else {
+            Issue.record("a closed journal must refuse")
+            return
+        }
+        #expect(closed.kind == .io)
+    }
+}
+
+/// The group-commit rules: one branch per fsync policy.
+@Suite struct GroupCommitTests {
+    @Test func onlyBatchWaitsAndOnlyWhileNotFull() {
+        let batch = GroupCommit(policy: .batch, windowMicros: 500, maxRecords: 10)
+        #expect(batch.waitMicros(holding: 1) == 500)
+        #expect(batch.waitMicros(holding: 9) == 500)
+        #expect(batch.waitMicros(holding: 10) == 0)
+        #expect(GroupCommit(policy: .always, windowMicros: 500, maxRecords: 10).waitMicros(holding: 1) == 0)
+        #expect(GroupCommit(policy: .os, windowMicros: 500, maxRecords: 10).waitMicros(holding: 1) == 0)
+        #expect(GroupCommit(policy: .batch, windowMicros: 0, maxRecords: 10).waitMicros(holding: 1) == 0)
+    }
+
+    @Test func alwaysAndBatchSyncOsDoesNot() {
+        #expect(GroupCommit(policy: .always, windowMicros: 0, maxRecords: 1).syncsEachWrite)
+        #expect(GroupCommit(policy: .batch, windowMicros: 0, maxRecords: 1).syncsEachWrite)
+        #expect(!GroupCommit(policy: .os, windowMicros: 0, maxRecords: 1).syncsEachWrite)
+    }
+
+    @Test func aWriteTakesWholeGroupsUpToTheLimit() {
+        let rule = GroupCommit(policy: .batch, windowMicros: 0, maxRecords: 4)
+        #expect(rule.groupsInNextWrite([1, 1, 1, 1, 1]) == 4)
+        #expect(rule.groupsInNextWrite([2, 2, 1]) == 2)
+        #expect(rule.groupsInNextWrite([3, 2]) == 1)
+        #expect(rule.groupsInNextWrite([9, 1]) == 1)   // larger than the limit: alone, whole
+        #expect(rule.groupsInNextWrite([Int]()) == 0)
+        #expect(GroupCommit(policy: .batch, windowMicros: -5, maxRecords: 0) == GroupCommit(policy: .batch, windowMicros: 0, maxRecords: 1))
     }
 }
 
