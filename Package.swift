@@ -33,7 +33,9 @@ let package = Package(
         // Journal files: record codec with checksums and a hash chain, recovery, group commit.
         .target(name: "PartnerlineStore", dependencies: ["COpenSSL"]),
         // OpenSSL + Dispatch: TLS context, listener, connections, a blocking client.
-        .target(name: "PartnerlineTransport", dependencies: ["COpenSSL"]),
+        // <sys/epoll.h>: one epoll set per I/O slot (Swift's Glibc module lacks it).
+        .systemLibrary(name: "CEpoll"),
+        .target(name: "PartnerlineTransport", dependencies: ["COpenSSL", "CEpoll"]),
         // The service: config, sessions, command dispatch, cluster shards, fan-out.
         .target(
             name: "PartnerlineServer",
@@ -128,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PartnerlineBenchTests",
-            dependencies: ["PartnerlineBench", "PartnerlineClient", "partnerline-server"]
+            dependencies: ["PartnerlineBench", "PartnerlineClient", "partnerline-server", "partnerline-bench"]
         ),
     ]
 )

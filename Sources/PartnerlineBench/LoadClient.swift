@@ -13,7 +13,7 @@ public enum BenchProtocol: String, Sendable, CaseIterable, Codable {
 }
 
 /// What a client does once it is set up.
-enum ClientRole {
+enum ClientRole: Codable, Sendable {
     /// Only listens (and answers PING).
     case idle
     /// Keeps `window` posts outstanding while the run is sending.
@@ -168,20 +168,21 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
             stats.connect.record(max(1, (nowNanos() - connectStarted) / 1000))
             phase = .settingUp
         }
-        if ServerLineScan.find("PING ", in: line) == 0 {
+        if Self.startsWith("PING ", line) {
             var reply = Array("PONG ".utf8)
             reply.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[5...]))
             reply.append(contentsOf: "\r\n".utf8)
             return connection.send(reply)
         }
         // ":prefix COMMAND params"; the command is the second word.
-        guard let space = ServerLineScan.firstIndex(of: 32, in: line, from: 0) else { return }
+        guard line.count > 0, let found = memchr(line.baseAddress!, 32, line.count) else { return }
+        let space = UnsafeRawPointer(found) - line.baseAddress!
         let command = space + 1
         func isCommand(_ word: StaticString) -> Bool {
             ServerLineScan.find(word, in: line, from: command) == command
         }
         if isCommand("PRIVMSG ") {
-            recordDelivery(line)
+            recordDelivery(line, from: command + 8)
         } else if isCommand("PONG ") {
             if phase == .ready { acknowledge() }
         } else if isCommand("001 ") {
@@ -194,9 +195,20 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
         } else if line.count > command + 3, line[command] == UInt8(ascii: "4") || line[command] == UInt8(ascii: "5") {
             stats.recordError("\(name): \(String(decoding: line, as: UTF8.self))")
             if phase == .settingUp { fail() }
-        } else if ServerLineScan.find("ERROR ", in: line) == 0 {
+        } else if Self.startsWith("ERROR ", line) {
             stats.recordError("\(name): \(String(decoding: line, as: UTF8.self))")
         }
+    }
+
+    /// The PING after each IRC post (its PONG stands in for the acknowledgement), made once.
+    private static let ircPing: [UInt8] = Array("PING :w\r\n".utf8)
+
+    /// Whether the line begins with `prefix` (a check at the start only, not a search of the line).
+    @inline(__always)
+    private static func startsWith(_ prefix: StaticString, _ line: UnsafeRawBufferPointer) -> Bool {
+        let count = prefix.utf8CodeUnitCount
+        guard line.count >= count else { return false }
+        return memcmp(line.baseAddress!, prefix.utf8Start, count) == 0
     }
 
     // MARK: Running
@@ -244,7 +256,7 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
         }
         post()
         if proto == .irc {
-            connection.send(Array("PING :w\r\n".utf8))
+            connection.send(Self.ircPing)
         }
     }
 
@@ -289,9 +301,10 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
         sendNext()
     }
 
-    private func recordDelivery(_ line: UnsafeRawBufferPointer) {
+    /// `from`: where the marker search may start (past the prefix and command of an IRC line).
+    private func recordDelivery(_ line: UnsafeRawBufferPointer, from: Int = 0) {
         stats.deliveries += 1
-        guard let marker = ServerLineScan.find(" :T", in: line),
+        guard let marker = ServerLineScan.find(" :T", in: line, from: from),
               let sent = ServerLineScan.decimal(in: line, at: marker + 3) else { return }
         let now = nowNanos()
         stats.delivery.record(now > sent ? max(1, (now - sent) / 1000) : 1)

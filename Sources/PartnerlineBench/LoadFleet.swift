@@ -7,7 +7,7 @@ import Synchronization
 /// flight (so a burst of connects never overflows the listen backlog and turns into SYN retries),
 /// then started together, stopped together and closed.
 final class LoadFleet: @unchecked Sendable {
-    struct Member {
+    struct Member: Codable, Sendable {
         var name: String
         var room: String
         var role: ClientRole
@@ -19,6 +19,8 @@ final class LoadFleet: @unchecked Sendable {
     private(set) var clients: [LoadClient] = []
     private var posters: [PacedPoster] = []
     private let tls: TLSClientContext
+    /// This process's CPU seconds when the measured window began.
+    fileprivate var windowCPUStart = 0.0
 
     init(queueCount: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
         queues = IOQueuePool(count: queueCount)
@@ -28,7 +30,7 @@ final class LoadFleet: @unchecked Sendable {
     /// Connects and sets up every member; returns the seconds it took. Throws if any member
     /// fails or the whole set-up takes longer than `timeoutSeconds`.
     @discardableResult
-    func connect(_ members: [Member], server: ServerUnderTest, proto: BenchProtocol, joins: Bool,
+    func connect(_ members: [Member], host: String, port: Int, proto: BenchProtocol, joins: Bool,
                  messageBytes: Int, maxInFlight: Int = 128, timeoutSeconds: Double) throws -> Double {
         let started = nowNanos()
         let deadline = Date().addingTimeInterval(timeoutSeconds)
@@ -43,7 +45,7 @@ final class LoadFleet: @unchecked Sendable {
                 throw BenchError("set-up of \(members.count) clients did not finish within \(Int(timeoutSeconds)) s (\(clients.count) dialled)")
             }
             let connectStarted = nowNanos()
-            let connection = try Connector.connect(host: server.host, port: server.port, tls: tls, queues: queues)
+            let connection = try Connector.connect(host: host, port: port, tls: tls, queues: queues)
             let client = LoadClient(connection: connection, proto: proto, name: member.name, room: member.room,
                                     role: member.role, joins: joins, stats: board.stats(for: connection.queue),
                                     control: control, messageBytes: messageBytes, connectStarted: connectStarted) { ok in
@@ -98,5 +100,27 @@ final class LoadFleet: @unchecked Sendable {
         }
         queues.drainAll()
         clients.removeAll()
+    }
+}
+
+/// The in-process load side: this process's own clients.
+extension LoadFleet: LoadSide {
+    var processCount: Int { 1 }
+
+    func connect(_ members: [Member], server: ServerUnderTest, proto: BenchProtocol, joins: Bool, messageBytes: Int,
+                 timeoutSeconds: Double) throws -> Double {
+        try connect(members, host: server.host, port: server.port, proto: proto, joins: joins, messageBytes: messageBytes,
+                    timeoutSeconds: timeoutSeconds)
+    }
+
+    func beginWindow() throws {
+        board.reset()
+        windowCPUStart = ProcessProbe.selfCPUSeconds()
+    }
+
+    func endWindow() throws -> LoadTotals {
+        var totals = board.totals()
+        totals.cpuSeconds = ProcessProbe.selfCPUSeconds() - windowCPUStart
+        return totals
     }
 }

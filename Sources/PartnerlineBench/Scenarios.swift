@@ -23,12 +23,23 @@ public struct BenchSettings: Sendable {
     /// Partnerline room names are `<roomPrefix><n>`; IRC channels are `#r<n>`.
     public var roomPrefix: String = "bench/r"
     public var workDir: String = NSTemporaryDirectory()
-    /// Load-generator I/O queues (one per core by default, like the server).
-    public var queues: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Load-generator I/O queues, per process (nil: one per core in one process; cores / P per
+    /// worker, at least one, with `processes` P > 1).
+    public var queues: Int?
+    /// Load-generator processes for the fan-out, rooms and durable scenarios: 1 runs the clients
+    /// in this process; P > 1 spreads them over P workers (`LoadWorkerPool`).
+    public var processes: Int = 1
+    /// The `partnerline-bench` executable the workers run.
+    public var workerBinary: String = LoadWorkerPool.defaultBinary()
+    /// Count the server's system calls and context switches over the window (`PerfStat`).
+    public var perfStat = false
 
     public static let maxSeconds = 120.0
     public static let maxConnections = 20_000
     public static let maxEvents = 5_000_000
+    /// The restart scenario goes further: its target is stated at 10,000,000 events.
+    public static let maxRestartEvents = 10_000_000
+    public static let maxProcesses = 16
 
     public init() {}
 
@@ -37,6 +48,7 @@ public struct BenchSettings: Sendable {
         copy.seconds = min(max(0.2, seconds), Self.maxSeconds)
         copy.warmupSeconds = min(max(0, warmupSeconds), 30)
         copy.messageBytes = min(max(24, messageBytes), 3000)
+        copy.processes = min(max(1, processes), Self.maxProcesses)
         if let target, !ServerUnderTest.isLoopback(target.host) {
             throw BenchError("only loopback targets are allowed (got \(target.host))")
         }
@@ -101,12 +113,12 @@ public enum Scenarios {
         _ = TransportSetup.raiseOpenFileLimit()
         let server = try acquireServer(rooms: 1, settings: settings, label: "scale-\(c)")
         defer { server.stop() }
-        let fleet = try LoadFleet(queueCount: settings.queues)
+        let fleet = try LoadFleet(queueCount: settings.queues ?? ProcessInfo.processInfo.activeProcessorCount)
         defer { fleet.close() }
         usleep(300_000)
         let rssBefore = server.probe?.residentKiB() ?? 0
         let members = (0..<c).map { LoadFleet.Member(name: "\(tag)\($0)", room: settings.roomPrefix + "1", role: .idle) }
-        let seconds = try fleet.connect(members, server: server, proto: settings.proto, joins: false,
+        let seconds = try fleet.connect(members, host: server.host, port: server.port, proto: settings.proto, joins: false,
                                         messageBytes: settings.messageBytes, timeoutSeconds: settings.setupTimeoutSeconds)
         sleep(2)
         let rssAfter = server.probe?.residentKiB() ?? 0
@@ -154,29 +166,64 @@ public enum Scenarios {
 
     // MARK: (e) restart
 
+    /// How the timed start of the restart scenario finds its data dir.
+    public enum RestartStart: String, Sendable, CaseIterable {
+        /// The journal only, as built: the server replays all of it.
+        case cold
+        /// After a clean shutdown: the server is started once and stopped with SIGTERM (waiting
+        /// for it to exit by itself) before the timed start, so whatever a clean shutdown leaves
+        /// (a snapshot, with checkpoints) is there to load.
+        case warm
+    }
+
     /// Time from spawning the server to its `listening` line over a data dir of E events
-    /// (journal replay), and its memory afterwards. Always starts the server itself.
-    public static func restart(events: Int, settings: BenchSettings) throws -> BenchRow {
+    /// (journal replay, or snapshot + tail), and its memory afterwards. Always starts the server
+    /// itself. With `dataDir` the built history is kept in `<dataDir>/events-<E>-<bytes>b` and
+    /// reused by later runs (built once, said so in a note); every timed start runs on a
+    /// hard-linked copy of it (instant, no space), removed afterwards, so what one server writes
+    /// there (a snapshot, a new segment) never reaches the next run.
+    public static func restart(events: Int, start: RestartStart = .cold, dataDir: String? = nil,
+                               settings: BenchSettings) throws -> BenchRow {
         let settings = try settings.validated()
-        let e = min(max(1, events), BenchSettings.maxEvents)
+        let e = min(max(1, events), BenchSettings.maxRestartEvents)
         var row = BenchRow(scenario: "restart")
         row.parameter("E", e)
-        let dataDir = settings.workDir + "/partnerline-bench-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let buildSeconds = try HistoryBuilder.build(dataDir: dataDir, events: e, messageBytes: settings.messageBytes)
+        row.parameter("start", start.rawValue)
+        let history: BuiltHistory
+        if let dataDir {
+            history = try BuiltHistory.prepare(in: dataDir, events: e, messageBytes: settings.messageBytes)
+        } else {
+            history = try BuiltHistory.temporary(in: settings.workDir, events: e, messageBytes: settings.messageBytes)
+        }
+        defer { history.removeIfTemporary() }
+        row.notes.append(history.note)
         settleWrites()
-        let server = try ServerUnderTest.launch(binary: settings.serverBinary, dataDir: dataDir, rooms: 1,
+        let runDir = try history.linkedCopy()
+        defer { try? FileManager.default.removeItem(atPath: runDir) }
+        if start == .warm {
+            let first = try ServerUnderTest.launch(binary: settings.serverBinary, dataDir: runDir, rooms: 1,
+                                                   fsync: settings.fsync, timeoutSeconds: settings.setupTimeoutSeconds)
+            if !first.stopCleanly(timeoutSeconds: settings.setupTimeoutSeconds) {
+                row.notes.append("warm: the first server did not exit within \(Int(settings.setupTimeoutSeconds)) s of SIGTERM and was killed: no clean shutdown")
+            }
+            settleWrites()
+        }
+        let server = try ServerUnderTest.launch(binary: settings.serverBinary, dataDir: runDir, rooms: 1,
                                                 fsync: settings.fsync, timeoutSeconds: settings.setupTimeoutSeconds)
         defer { server.stop() }
-        let start = server.startSeconds ?? 0
-        row.metric("replay_s", start, decimals: 3)
-        // CPU time is what the replay costs; wall time also shows whatever else the cores were doing.
-        row.metric("replay_cpu_s", server.probe?.cpuSeconds() ?? 0, decimals: 3)
-        row.metric("events/s", Double(e) / max(start, 1e-6), decimals: 0)
+        let startSeconds = server.startSeconds ?? 0
+        row.metric("start_s", startSeconds, decimals: 3)
+        // CPU time is what the start costs; wall time also shows whatever else the cores were doing.
+        row.metric("start_cpu_s", server.probe?.cpuSeconds() ?? 0, decimals: 3)
+        row.metric("events/s", Double(e) / max(startSeconds, 1e-6), decimals: 0)
         row.metric("rss_MiB", Double(server.probe?.residentKiB() ?? 0) / 1024)
         row.metric("peak_rss_MiB", Double(server.probe?.peakResidentKiB() ?? 0) / 1024)
-        row.metric("journal_MiB", Double(directoryBytes(dataDir + "/clusters/bench")) / 1_048_576)
-        row.metric("build_s", buildSeconds, decimals: 2)
+        row.metric("journal_MiB", Double(directoryBytes(runDir + "/clusters/bench")) / 1_048_576)
+        if let buildSeconds = history.buildSeconds {
+            row.metric("build_s", buildSeconds, decimals: 2)
+        } else {
+            row.label("build_s", "reused")
+        }
         return row
     }
 
@@ -207,8 +254,8 @@ public enum Scenarios {
         defer { fleet.close() }
         let members = [LoadFleet.Member(name: "\(tag)0", room: settings.roomPrefix + "1",
                                         role: .historyReader(lastSeq: UInt64(e), limit: limit))]
-        try fleet.connect(members, server: server, proto: .partnerline, joins: true, messageBytes: settings.messageBytes,
-                          timeoutSeconds: settings.setupTimeoutSeconds)
+        try fleet.connect(members, host: server.host, port: server.port, proto: .partnerline, joins: true,
+                          messageBytes: settings.messageBytes, timeoutSeconds: settings.setupTimeoutSeconds)
         fleet.startSending()
         usleep(UInt32(settings.warmupSeconds * 1e6))
         fleet.board.reset()
@@ -229,29 +276,46 @@ public enum Scenarios {
     // MARK: shared
 
     /// Connects `members`, lets them post through a warm-up, then measures a window of
-    /// `settings.seconds`: deliveries and acknowledgements per second, latencies, server CPU and RSS.
+    /// `settings.seconds`: deliveries and acknowledgements per second, latencies, server CPU and RSS,
+    /// the load side's CPU (summed over its processes), and with `perfStat` the server's system
+    /// calls and context switches over the same window.
     static func measureRun(members: [LoadFleet.Member], rooms: Int, settings: BenchSettings, into row: inout BenchRow,
                            durable: Bool = false) throws {
         _ = TransportSetup.raiseOpenFileLimit()
         let server = try acquireServer(rooms: rooms, settings: settings, label: row.scenario)
         defer { server.stop() }
-        let fleet = try LoadFleet(queueCount: settings.queues)
-        defer { fleet.close() }
-        try fleet.connect(members, server: server, proto: settings.proto, joins: true, messageBytes: settings.messageBytes,
-                          timeoutSeconds: settings.setupTimeoutSeconds)
-        fleet.startSending()
+        let load = try makeLoadSide(settings)
+        defer { load.close() }
+        if load.processCount > 1 { row.parameter("procs", load.processCount) }
+        try load.connect(members, server: server, proto: settings.proto, joins: true, messageBytes: settings.messageBytes,
+                         timeoutSeconds: settings.setupTimeoutSeconds)
+        var perf = attachPerf(settings: settings, server: server, row: &row)
+        defer { perf?.cancel() }
+        try load.startSending()
         usleep(UInt32(settings.warmupSeconds * 1e6))
-        fleet.board.reset()
+        do {
+            try perf?.enable()
+        } catch {
+            row.notes.append("perf-stat: skipped, \(error)")
+            perf?.cancel()
+            perf = nil
+        }
+        try load.beginWindow()
         let serverCPU0 = server.probe?.cpuSeconds() ?? 0
-        let selfCPU0 = ProcessProbe.selfCPUSeconds()
         let t0 = nowNanos()
         usleep(UInt32(settings.seconds * 1e6))
-        let totals = fleet.board.totals()
+        let totals = try load.endWindow()
         let elapsed = Double(nowNanos() - t0) / 1e9
         let serverCPU1 = server.probe?.cpuSeconds() ?? 0
-        let selfCPU1 = ProcessProbe.selfCPUSeconds()
+        var perfCounts: PerfStat.Counts?
+        do {
+            try perf?.disable()
+            perfCounts = try perf?.finish()
+        } catch {
+            row.notes.append("perf-stat: no counts, \(error)")
+        }
         let rss = server.probe?.residentKiB() ?? 0
-        fleet.stopSending()
+        load.stopSending()
         usleep(200_000)
 
         if !durable {
@@ -274,14 +338,45 @@ public enum Scenarios {
             if units > 0 { row.metric("server_us/msg", (serverCPU1 - serverCPU0) * 1e6 / Double(units), decimals: 2) }
             row.metric("server_rss_MiB", Double(rss) / 1024)
         }
-        let benchCPU = (selfCPU1 - selfCPU0) / elapsed * 100
+        // The whole load side: every worker process plus the coordinating one.
+        let benchCPU = totals.cpuSeconds / elapsed * 100
         let serverCPU = server.probe.map { _ in (serverCPU1 - serverCPU0) / elapsed * 100 }
         row.metric("bench_cpu_%", benchCPU)
         // Both CPUs on every load row, and which process was the busier (see `Ruler`).
         row.label("bound", Ruler.bound(serverCPU: serverCPU, benchCPU: benchCPU).rawValue)
         if let note = Ruler.note(serverCPU: serverCPU, benchCPU: benchCPU) { row.notes.append(note) }
+        if let perfCounts {
+            PerfStat.report(perfCounts, posts: totals.acks, lines: durable ? 0 : totals.deliveries, into: &row)
+        }
         row.metric("errors", Int(totals.errors))
         if let error = totals.firstError { row.notes.append("first error: \(error)") }
+    }
+
+    /// This process's clients, or P worker processes' (`settings.processes`).
+    static func makeLoadSide(_ settings: BenchSettings) throws -> LoadSide {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard settings.processes > 1 else { return try LoadFleet(queueCount: settings.queues ?? cores) }
+        return try LoadWorkerPool(count: settings.processes, binary: settings.workerBinary,
+                                  queuesPerWorker: settings.queues ?? max(1, cores / settings.processes))
+    }
+
+    /// perf attached to the server (disabled until the window), or nil with a note saying why not.
+    static func attachPerf(settings: BenchSettings, server: ServerUnderTest, row: inout BenchRow) -> PerfStat? {
+        guard settings.perfStat else { return nil }
+        guard let pid = server.probe?.pid else {
+            row.notes.append("perf-stat: skipped, the server's pid is unknown (give --server-pid with --target)")
+            return nil
+        }
+        guard let perf = PerfStat.locate() else {
+            row.notes.append("perf-stat: skipped, perf is not installed (apt-get install linux-perf)")
+            return nil
+        }
+        do {
+            return try PerfStat(pid: pid, perf: perf)
+        } catch {
+            row.notes.append("perf-stat: skipped, \(error)")
+            return nil
+        }
     }
 
     static func acquireServer(rooms: Int, settings: BenchSettings, label: String) throws -> ServerUnderTest {

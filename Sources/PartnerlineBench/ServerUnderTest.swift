@@ -125,6 +125,21 @@ public final class ServerUnderTest: @unchecked Sendable {
         if let dataDir { try? FileManager.default.removeItem(atPath: dataDir) }
     }
 
+    /// Stops a server the bench started with SIGTERM and waits up to `timeoutSeconds` for it to
+    /// exit by itself (a clean shutdown, which may write a snapshot); SIGKILL after that. Returns
+    /// whether it exited by itself.
+    @discardableResult
+    public func stopCleanly(timeoutSeconds: Double) -> Bool {
+        guard let process, process.isRunning else { return true }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        guard process.isRunning else { return true }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return false
+    }
+
     deinit { stop() }
 
     /// The first stdout line, or nil after the timeout. Reads on a helper thread so a silent

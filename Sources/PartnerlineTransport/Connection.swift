@@ -1,3 +1,4 @@
+import CEpoll
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -49,10 +50,15 @@ private let connectionIDs = Locked<UInt64>(0)
 /// One accepted socket, TLS or plaintext, confined to `queue`.
 ///
 /// Lifetime: from `start()` until `connectionClosed` has been delivered the connection
-/// keeps itself alive (like a channel registered with an event loop), so a handler need
-/// not store it. `handler` is a strong reference; the connection sets it to nil right
+/// is kept alive by its I/O slot, whose epoll set it is registered in (like a channel
+/// registered with an event loop), so a handler need not store it. `handler` is a strong reference; the connection sets it to nil right
 /// after `connectionClosed`, which breaks the usual handler <-> connection cycle.
 /// A connection that is never started closes its socket when it is deinitialised.
+///
+/// Wake-ups: the connection has no event source of its own. Its socket sits in its slot's
+/// epoll set (edge-triggered, see `IOSlot`), and the slot's turn calls `handleEvents`. Because
+/// an edge is reported once, every read goes on until the socket (and OpenSSL) is drained, or
+/// until the per-turn budget, after which the slot's "ready again" list brings it back.
 public final class Connection: @unchecked Sendable {
     public let queue: DispatchQueue
     public let peer: PeerAddress
@@ -74,21 +80,16 @@ public final class Connection: @unchecked Sendable {
 
     private enum State { case created, handshaking, open, closing, closed }
 
-    private let fd: Int32
-    private let slot: IOSlot
+    let fd: Int32
+    let slot: IOSlot
     /// The TLS session (owns the SSL*), nil for plaintext.
     private let tls: TLSStream?
     private var state: State = .created
-    private var keepAlive: Connection?
 
-    private var readSource: DispatchSourceRead?
-    /// Made on first need (a write that blocked, a handshake or read that wants to write): most
-    /// connections never fill their socket buffer, and an idle one then keeps one source, not two.
-    private var writeSource: DispatchSourceWrite?
-    /// Closes the fd once every source made on it has been cancelled.
-    private var closer: FDCloser?
+    /// The slot's token for this socket while it is in the slot's epoll set.
+    private var pollToken: UInt64?
+    /// Reading stopped (a flush-close): readable events are ignored.
     private var readSuspended = false
-    private var writeResumed = false
 
     private var outbound: [UInt8] = []
     private var outboundStart = 0
@@ -103,9 +104,10 @@ public final class Connection: @unchecked Sendable {
     /// The handshake wanted to write.
     private var handshakeWantsWrite = false
 
-    /// Read at most this much per readable event before yielding the queue to others
-    /// (the read source is level-triggered, so the rest comes on the next turn).
-    private static let readBudget = 64 * 1024
+    /// Read at most this much per turn before yielding the queue to others. Readiness is
+    /// edge-triggered, so a connection that stops here with bytes left is put on the slot's
+    /// "ready again" list and reads on in the next turn without waiting for a new edge.
+    static let readBudget = 64 * 1024
 
     /// Dialled out (Connector): the TLS handshake starts with our ClientHello, not the peer's.
     private let isClient: Bool
@@ -127,8 +129,8 @@ public final class Connection: @unchecked Sendable {
 
     deinit {
         // The TLSStream frees its SSL* when it goes with us.
-        if readSource == nil {
-            // Never started: nobody else will close the socket.
+        if state == .created {
+            // Never started nor closed: nobody else will close the socket.
             _ = Glibc.close(fd)
         }
     }
@@ -147,28 +149,18 @@ public final class Connection: @unchecked Sendable {
     public func start() {
         assertOnQueue()
         guard state == .created else { return }
-        keepAlive = self
-
-        let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
-        // The fd is closed only after every source on it is cancelled. The closer does not
-        // depend on `self`, so the socket is closed even if the connection is gone by then.
-        let closer = FDCloser(fd: fd)
-        closer.sourceMade()
-        // Strong captures: a weak reference would give every connection a side table (more
-        // bytes per idle connection). The cycle source -> handler -> self ends at `terminate`:
-        // libdispatch releases a source's handlers once its cancellation has completed.
-        read.setEventHandler { @Sendable in self.handleReadable() }
-        read.setCancelHandler { @Sendable in closer.sourceCancelled() }
-        readSource = read
-        self.closer = closer
+        // From here the slot's registry keeps the connection alive until `terminate`.
+        guard let token = slot.add(self, fd: fd) else {
+            terminate(.ioError(TransportError.posix("epoll_ctl(ADD) for \(peer)").description))
+            return
+        }
+        pollToken = token
 
         if isTLS {
             state = .handshaking
-            read.resume()
             if isClient { handshake() }
         } else {
             state = .open
-            read.resume()
             handler?.connectionReady(self)
             if state == .open && pendingOutboundBytes > 0 { scheduleFlush() }   // sent before start()
         }
@@ -252,7 +244,26 @@ public final class Connection: @unchecked Sendable {
 
     // MARK: events
 
+    /// One epoll event from the slot's turn (`events` is the epoll bit set). Writable first, so
+    /// output that was blocked goes out before new input makes more.
+    func handleEvents(_ events: UInt32) {
+        let failed = events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0
+        if events & EPOLLOUT.rawValue != 0 || failed, writeBlocked || readWantsWrite || handshakeWantsWrite {
+            handleWritable()
+        }
+        // EPOLLRDHUP (the peer's FIN) and errors: the read finds the EOF or the error.
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 || failed {
+            handleReadable()
+        }
+    }
+
+    /// The slot's "ready again" list: this connection stopped at its read budget last turn.
+    func readOnFromSlot() {
+        handleReadable()
+    }
+
     private func handleReadable() {
+        guard !readSuspended else { return }
         switch state {
         case .handshaking:
             handshake()
@@ -284,7 +295,6 @@ public final class Connection: @unchecked Sendable {
         case .created, .closed:
             return
         }
-        updateWriteSource()
     }
 
     // MARK: handshake
@@ -295,13 +305,13 @@ public final class Connection: @unchecked Sendable {
         case .done:
             state = .open
             handshakeWantsWrite = false
-            updateWriteSource()
             handler?.connectionReady(self)
             guard state == .open else { return }
             if pendingOutboundBytes > 0 { scheduleFlush() }
-            // Application data may already sit in OpenSSL's buffer with the last handshake flight
-            // (read ahead, not yet decrypted: SSL_pending would not count it).
-            if tls.hasBufferedBytes { readTLS() }
+            // Application data may have come with the last handshake flight, in OpenSSL's buffer
+            // (read ahead, not yet decrypted) or still in the socket, whose edge the handshake
+            // has consumed: read now, until OpenSSL wants more from the socket.
+            readTLS()
             return
         case .wantRead:
             handshakeWantsWrite = false
@@ -315,7 +325,6 @@ public final class Connection: @unchecked Sendable {
             terminate(.handshakeFailed("\(error) (peer \(peer))"))
             return
         }
-        updateWriteSource()
     }
 
     // MARK: reading
@@ -324,27 +333,25 @@ public final class Connection: @unchecked Sendable {
         guard let tls else { return }
         let buffer = slot.readBuffer
         var total = 0
-        while state == .open {
+        while state == .open && !readSuspended {
             switch tls.read(into: buffer, capacity: IOSlot.readBufferSize) {
             case .done(let n):
                 total += n
                 handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: n))
-                // Keep going while OpenSSL holds bytes, decrypted or read ahead (the socket will
-                // not signal them). Once it holds none, stop: with read-ahead the last read took
-                // what the socket had, and if more came since, the level-triggered source brings
-                // us back; trying again here would mostly cost a `read` that fails with EAGAIN.
-                if !tls.hasBufferedBytes { return }
+                // Edge-triggered: go on until the read wants more from the socket (its `read`
+                // met EAGAIN). Stopping when OpenSSL holds nothing would not do: with read-ahead
+                // the last `read` may have filled OpenSSL's buffer to a record boundary and left
+                // more in the socket, which no new edge would report.
                 if total >= Connection.readBudget {
-                    // Yield the queue to other connections; what OpenSSL holds is read on the next
-                    // turn (the socket may have nothing left to signal it).
-                    queue.async { @Sendable in self.handleReadable() }
+                    // Yield the queue to other connections; the rest (in OpenSSL or the socket)
+                    // is read next turn.
+                    if state == .open { slot.readAgain(self) }
                     return
                 }
             case .wantRead:
                 return
             case .wantWrite:
-                readWantsWrite = true
-                updateWriteSource()
+                readWantsWrite = true   // the writable edge retries the read
                 return
             case .closedCleanly, .closedAbruptly:
                 // EOF without close_notify is a normal close for a line protocol (trap 4).
@@ -360,13 +367,19 @@ public final class Connection: @unchecked Sendable {
     private func readPlain() {
         let buffer = slot.readBuffer
         var total = 0
-        while state == .open {
+        while state == .open && !readSuspended {
             let n = recv(fd, buffer, IOSlot.readBufferSize, 0)
             if n > 0 {
                 total += n
                 handler?.connection(self, didReceive: UnsafeRawBufferPointer(start: buffer, count: n))
-                // A short read emptied the socket: the level-triggered source reports more.
-                if n < IOSlot.readBufferSize || total >= Connection.readBudget { return }
+                // A short read emptied the socket's queue (epoll(7): "you can be sure of having
+                // exhausted the read I/O space"); bytes arriving after it raise a new edge. This
+                // saves the `recv` that would only fail with EAGAIN.
+                if n < IOSlot.readBufferSize { return }
+                if total >= Connection.readBudget {
+                    if state == .open { slot.readAgain(self) }
+                    return
+                }
                 continue
             }
             if n == 0 {
@@ -381,16 +394,16 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Stops reading: readable events and the "ready again" list are ignored from now on. The
+    /// socket stays in the epoll set (writability still matters while output drains).
     private func suspendReading() {
-        guard let readSource, !readSuspended else { return }
-        readSource.suspend()
         readSuspended = true
     }
 
     // MARK: writing
 
     private func scheduleFlush() {
-        // While the write source is armed, the writable event flushes; no extra turn needed.
+        // While a write is blocked, the writable edge flushes; no extra turn needed.
         guard !flushScheduled, !writeBlocked, state != .handshaking, state != .created else { return }
         flushScheduled = true
         slot.requestFlush(self)
@@ -402,8 +415,9 @@ public final class Connection: @unchecked Sendable {
         flushNow()
     }
 
-    /// Writes as much of the pending output as the socket takes; keeps the rest and arms
-    /// the write source when blocked. Finishes a flush-close when everything is out.
+    /// Writes as much of the pending output as the socket takes; keeps the rest when blocked
+    /// (the writable edge after EAGAIN brings us back). Finishes a flush-close when everything
+    /// is out.
     private func flushNow() {
         guard state == .open || state == .closing else { return }
         while pendingOutboundBytes > 0 {
@@ -427,7 +441,6 @@ public final class Connection: @unchecked Sendable {
             if writeBlocked || writeWantsRead { break }
         }
         compactOutbound()
-        updateWriteSource()
         if state == .closing && pendingOutboundBytes == 0 {
             finishClose()
         }
@@ -497,32 +510,6 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Arms the write source only while something waits for writability; balanced.
-    private func updateWriteSource() {
-        let wanted = state != .closed && (writeBlocked || readWantsWrite || handshakeWantsWrite)
-        guard let writeSource = wanted ? writeSourceMadeIfNeeded() : self.writeSource else { return }
-        if wanted && !writeResumed {
-            writeSource.resume()
-            writeResumed = true
-        } else if !wanted && writeResumed {
-            writeSource.suspend()
-            writeResumed = false
-        }
-    }
-
-    /// The write source, made (suspended) the first time it is wanted; nil before `start()`.
-    private func writeSourceMadeIfNeeded() -> DispatchSourceWrite? {
-        if let writeSource { return writeSource }
-        guard let closer else { return nil }
-        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
-        closer.sourceMade()
-        write.setEventHandler { @Sendable in self.handleWritable() }
-        write.setCancelHandler { @Sendable in closer.sourceCancelled() }
-        writeSource = write   // suspended until updateWriteSource resumes it
-        writeResumed = false
-        return write
-    }
-
     // MARK: closing
 
     /// Everything is written: send close_notify once (best effort, not waiting for the peer's),
@@ -533,46 +520,22 @@ public final class Connection: @unchecked Sendable {
         terminate(.localClose)
     }
 
-    /// The single exit: cancels the sources (resuming suspended ones first so the cancel
-    /// handlers run and close the fd), reports the reason once, drops the handler and the
-    /// self-reference.
+    /// The single exit: takes the socket out of the slot's epoll set, then closes it (in that
+    /// order: once closed, the fd number may belong to a new connection at once), reports the
+    /// reason once and drops the handler. The slot's registry let go of the connection; the
+    /// caller's reference (the turn's, or the handler's) keeps it alive to the end of this call.
     private func terminate(_ reason: CloseReason) {
         guard state != .closed else { return }
         state = .closed
         outbound = []
         outboundStart = 0
-        if let readSource {
-            readSource.cancel()
-            if readSuspended { readSource.resume(); readSuspended = false }
+        if let pollToken {
+            slot.remove(token: pollToken, fd: fd)
+            self.pollToken = nil
         }
-        if let writeSource {
-            writeSource.cancel()
-            if !writeResumed { writeSource.resume() }
-            writeResumed = false
-        }
+        _ = Glibc.close(fd)
         let handler = self.handler
         self.handler = nil
         handler?.connectionClosed(self, reason: reason)
-        keepAlive = nil
-    }
-}
-
-/// Closes the fd once every DispatchSource made on it has been cancelled.
-private final class FDCloser: @unchecked Sendable {
-    private let fd: Int32
-    /// Touched only on the connection's serial queue: sources are made there, and their cancel
-    /// handlers run there. Every source is made before any is cancelled (`terminate` cancels
-    /// them all at once, and no source is made after it).
-    private var remaining = 0
-
-    init(fd: Int32) { self.fd = fd }
-
-    func sourceMade() { remaining += 1 }
-
-    func sourceCancelled() {
-        remaining -= 1
-        if remaining == 0 {
-            _ = Glibc.close(fd)
-        }
     }
 }

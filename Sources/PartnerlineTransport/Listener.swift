@@ -123,7 +123,11 @@ public final class Listener: @unchecked Sendable {
 
     /// Accepts until EAGAIN. On EMFILE/ENFILE/ENOBUFS/ENOMEM the source is paused for
     /// 100 ms (the pending connections wait in the backlog) instead of spinning.
+    /// Accepted connections go to their slots in one block per slot (a burst of connects wakes
+    /// each I/O queue once, not once per connection).
     private func acceptBatch() {
+        var handOff = SlotHandOff(onConnection: onConnection)
+        defer { handOff.send() }
         while !stopped {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -163,8 +167,7 @@ public final class Listener: @unchecked Sendable {
             let slot = queues.nextSlot()
             let connection = Connection(fd: client, tls: stream, slot: slot, peer: peer,
                                         maxOutboundBytes: maxOutboundBytes)
-            let onConnection = self.onConnection
-            slot.queue.async { @Sendable in onConnection(connection) }
+            handOff.add(connection, to: slot)
         }
     }
 
@@ -181,6 +184,49 @@ public final class Listener: @unchecked Sendable {
             guard let self, self.sourceSuspended, !self.stopped else { return }
             self.sourceSuspended = false
             self.source?.resume()
+        }
+    }
+}
+
+/// Accepted connections grouped by I/O slot, handed over in one block per slot. A group is
+/// sent once it holds `groupSize` (a long burst does not hold the first connections back)
+/// and at the end of the accept batch.
+private struct SlotHandOff {
+    static let groupSize = 32
+
+    let onConnection: @Sendable (Connection) -> Void
+    private var groups: [(slot: IOSlot, connections: [Connection])] = []
+
+    init(onConnection: @escaping @Sendable (Connection) -> Void) {
+        self.onConnection = onConnection
+    }
+
+    mutating func add(_ connection: Connection, to slot: IOSlot) {
+        let index: Int
+        if let found = groups.firstIndex(where: { $0.slot === slot }) {
+            index = found
+        } else {
+            groups.append((slot, []))
+            index = groups.count - 1
+        }
+        groups[index].connections.append(connection)
+        if groups[index].connections.count >= SlotHandOff.groupSize {
+            Self.send(groups[index].connections, to: slot, onConnection)
+            groups[index].connections.removeAll()
+        }
+    }
+
+    mutating func send() {
+        for group in groups where !group.connections.isEmpty {
+            Self.send(group.connections, to: group.slot, onConnection)
+        }
+        groups.removeAll()
+    }
+
+    private static func send(_ connections: [Connection], to slot: IOSlot,
+                             _ onConnection: @escaping @Sendable (Connection) -> Void) {
+        slot.queue.async { @Sendable in
+            for connection in connections { onConnection(connection) }
         }
     }
 }

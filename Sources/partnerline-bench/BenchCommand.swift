@@ -13,9 +13,12 @@ struct BenchCommand: ParsableCommand {
             beside this executable, or --server-binary) on a fresh temp data dir for every row, and
             reads its RSS and CPU from /proc. With --target it loads a server already running on
             loopback; give --server-pid to get its RSS and CPU too. Every run is bounded: at most
-            120 s per row, 20,000 connections, 5,000,000 events.
+            120 s per row, 20,000 connections, 5,000,000 events (restart: 10,000,000). --processes P
+            spreads the load clients of fanout, rooms and durable over P worker processes, so the load
+            side is not the bottleneck; --perf-stat counts the server's system calls and context
+            switches over the measured window.
             """,
-        subcommands: [Fanout.self, Rooms.self, Scale.self, Durable.self, Restart.self, History.self]
+        subcommands: [Fanout.self, Rooms.self, Scale.self, Durable.self, Restart.self, History.self, LoadWorkerCommand.self]
     )
 }
 
@@ -55,8 +58,15 @@ struct CommonOptions: ParsableArguments {
             help: "Deadline for a row's set-up: server start, connecting and logging in the clients (max 900; a server that accepts slowly, like ngIRCd with its compiled-in listen backlog of 10, needs more than the default for thousands of connections).")
     var setupSeconds: Double = 120
 
-    @Option(help: "Load-generator I/O queues (default: one per core).")
+    @Option(help: "Load-generator I/O queues per process (default: one per core; with --processes P, cores / P per worker).")
     var queues: Int?
+
+    @Option(help: "Load-generator processes for fanout, rooms and durable (max 16): the clients are spread over P worker processes; bench_cpu_% is their sum.")
+    var processes: Int = 1
+
+    @Flag(name: .customLong("perf-stat"),
+          help: "Count the server's context switches and system calls over the measured window with perf stat (fanout, rooms, durable; needs perf, and --server-pid with --target).")
+    var perfStat = false
 
     @Option(help: "Also write the report as JSON to this file ('-' for stdout instead of the table).")
     var json: String?
@@ -85,6 +95,11 @@ struct CommonOptions: ParsableArguments {
         settings.messageBytes = messageBytes
         settings.roomPrefix = roomPrefix
         if let queues { settings.queues = max(1, queues) }
+        guard (1...BenchSettings.maxProcesses).contains(processes) else {
+            throw ValidationError("--processes: 1...\(BenchSettings.maxProcesses)")
+        }
+        settings.processes = processes
+        settings.perfStat = perfStat
         return settings
     }
 
@@ -207,15 +222,46 @@ struct Durable: ParsableCommand {
 struct Restart: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "(e) Start-up (journal replay) time and memory over a data dir of E events.")
     @OptionGroup var common: CommonOptions
-    @Option(name: .customShort("e"), help: "Events in the data dir (list).") var events: String = "100000,300000,1000000"
+    @Option(name: .customShort("e"), help: "Events in the data dir (list, up to 10000000).") var events: String = "100000,300000,1000000"
+    @Option(name: .customLong("data-dir"),
+            help: "Keep the built histories under this directory (events-<E>-<bytes>b) and reuse them: built once if absent (10,000,000 events: ~2.6 GB), so several servers can be timed on the same data.")
+    var dataDir: String?
+    @Option(help: "Timed starts (list): cold (the journal as built) and/or warm (after one start and a clean shutdown).")
+    var start: String = "cold"
 
     func run() throws {
         let settings = try common.settings()
+        let starts = try start.split(separator: ",").map { word -> Scenarios.RestartStart in
+            guard let mode = Scenarios.RestartStart(rawValue: String(word)) else { throw ValidationError("--start: cold and/or warm") }
+            return mode
+        }
+        let list = try sizes(events, "e")
+        guard list.allSatisfy({ $0 <= BenchSettings.maxRestartEvents }) else {
+            throw ValidationError("-e: at most \(BenchSettings.maxRestartEvents) events")
+        }
         var report = BenchReport(command: "partnerline-bench " + commandLine())
-        for e in try sizes(events, "e") {
-            report.rows.append(try Scenarios.restart(events: e, settings: settings))
+        for e in list {
+            for mode in starts {
+                report.rows.append(try Scenarios.restart(events: e, start: mode, dataDir: dataDir.map(absolutePath), settings: settings))
+            }
         }
         try common.emit(report)
+    }
+}
+
+func absolutePath(_ path: String) -> String {
+    path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+}
+
+/// The worker side of `--processes`: started by the bench itself, never by hand.
+struct LoadWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load-worker", abstract: "Internal: one load process of a --processes run (requests on stdin).",
+        shouldDisplay: false)
+
+    func run() throws {
+        let status = LoadWorker.serve()
+        if status != 0 { throw ExitCode(status) }
     }
 }
 

@@ -53,8 +53,73 @@ import Testing
 
     @Test func restartReplaysTheJournal() throws {
         let row = try Scenarios.restart(events: 500, settings: settings)
-        #expect((row.metricValue("replay_s") ?? 0) > 0)
+        #expect((row.metricValue("start_s") ?? 0) > 0)
         #expect((row.metricValue("rss_MiB") ?? 0) > 0)
+    }
+
+    /// `--data-dir`: the first run builds the history and says so, the next reuses it (cold and
+    /// warm), and no server's files are left in the kept directory.
+    @Test func restartReusesAKeptDataDir() throws {
+        let parent = NSTemporaryDirectory() + "/bench-datadir-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        let first = try Scenarios.restart(events: 300, dataDir: parent, settings: settings)
+        #expect((first.metricValue("build_s") ?? 0) > 0)
+        #expect(first.notes.contains { $0.contains("built in") }, "\(first.notes)")
+        let built = parent + "/events-300-100b"
+        let filesAfterBuild = try FileManager.default.subpathsOfDirectory(atPath: built).sorted()
+        for start in Scenarios.RestartStart.allCases {
+            let again = try Scenarios.restart(events: 300, start: start, dataDir: parent, settings: settings)
+            #expect(again.metricText("build_s") == "reused")
+            #expect(again.notes.contains { $0.contains("reused") }, "\(again.notes)")
+            #expect(again.parameters.contains { $0.name == "start" && $0.value == start.rawValue })
+            #expect((again.metricValue("start_s") ?? 0) > 0)
+        }
+        // The servers ran on linked copies: the kept directory holds what the builder wrote, and
+        // only the built history sits beside it.
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: built).sorted() == filesAfterBuild)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: parent) == ["events-300-100b"])
+    }
+
+    /// An unfinished build (no marker) is not trusted: it is removed and built again.
+    @Test func anUnfinishedBuildIsBuiltAgain() throws {
+        let parent = NSTemporaryDirectory() + "/bench-datadir-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: parent) }
+        try FileManager.default.createDirectory(atPath: parent + "/events-200-100b/clusters/bench", withIntermediateDirectories: true)
+        let history = try BuiltHistory.prepare(in: parent, events: 200, messageBytes: 100)
+        #expect(history.buildSeconds != nil)
+        #expect(history.note.contains("unfinished build was removed"), "\(history.note)")
+        #expect(try BuiltHistory.prepare(in: parent, events: 200, messageBytes: 100).buildSeconds == nil)
+    }
+
+    /// The load spread over two worker processes: both sides' figures merge into one row.
+    @Test func aMultiProcessRunMergesItsWorkers() throws {
+        var settings = self.settings
+        settings.processes = 2
+        settings.workerBinary = try #require(Self.benchBinary, "partnerline-bench not built beside the tests")
+        let row = try Scenarios.fanout(clients: 6, senders: 2, window: 2, settings: settings)
+        expectClean(row)
+        #expect(row.parameters.contains { $0.name == "procs" && $0.value == "2" })
+        #expect((row.metricValue("deliveries/s") ?? 0) > 0)
+        #expect((row.metricValue("posts/s") ?? 0) > 0)
+        #expect((row.metricValue("p99_ms") ?? 0) > 0)
+        #expect((row.metricValue("bench_cpu_%") ?? 0) > 0)
+        let paced = try Scenarios.rooms(clients: 6, rooms: 2, rate: 20, settings: settings)
+        expectClean(paced)
+        #expect((paced.metricValue("deliveries/s") ?? 0) > 0)
+    }
+
+    /// A worker that is not a worker (exits at once) fails the row with a message naming it.
+    @Test func aWorkerThatDiesFailsTheRow() throws {
+        var settings = self.settings
+        settings.processes = 2
+        settings.workerBinary = "/bin/true"
+        do {
+            _ = try Scenarios.fanout(clients: 4, senders: 1, window: 1, settings: settings)
+            Issue.record("a run without working workers reported a row")
+        } catch let error as BenchError {
+            #expect(error.description.contains("load worker 1 of 2"), "\(error)")
+            #expect(error.description.contains("exited") || error.description.contains("could not be sent"), "\(error)")
+        }
     }
 
     @Test func historyReadsAreAnswered() throws {

@@ -92,7 +92,10 @@ final class TmuxSession: @unchecked Sendable {
 }
 
 /// A TCP proxy the test can cut: every connection is closed at once, and while `refusing`,
-/// new ones are accepted and closed straight away (the client sees the server as gone).
+/// new ones are held unanswered until `resume()` (the client sees the server as gone). Held,
+/// not accepted and closed: a connection closed in the middle of its TLS handshake is a
+/// handshake failure, which the client does not retry, so closing made the test depend on
+/// whether the client's first retry (0.25-0.5 s) came before `resume()` on a loaded machine.
 final class CuttableProxy: @unchecked Sendable {
     private let listener: Int32
     let port: Int
@@ -152,7 +155,8 @@ final class CuttableProxy: @unchecked Sendable {
                 if lock.withLock({ stopped }) { return }
                 continue
             }
-            if lock.withLock({ refusing || stopped }) {
+            while lock.withLock({ refusing && !stopped }) { usleep(10_000) }
+            if lock.withLock({ stopped }) {
                 close(client)
                 continue
             }

@@ -165,11 +165,11 @@ final class EchoServer {
     let pool: IOQueuePool
 
     /// `observe` sees each accepted connection before it starts (on its queue).
-    init(host: String = "127.0.0.1", tls: TLSServerContext?, maxOutboundBytes: Int = 1 << 20,
+    init(host: String = "127.0.0.1", tls: TLSServerContext?, maxOutboundBytes: Int = 1 << 20, poolSize: Int = 2,
          observe: (@Sendable (Connection) -> Void)? = nil) throws {
         TransportSetup.ignoreSIGPIPE()
         let recorder = self.recorder
-        pool = IOQueuePool(count: 2)
+        pool = IOQueuePool(count: poolSize)
         listener = try Listener(host: host, port: 0, tls: tls, queues: pool, maxOutboundBytes: maxOutboundBytes) {
             connection in
             observe?(connection)

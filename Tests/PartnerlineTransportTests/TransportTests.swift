@@ -342,8 +342,8 @@ struct TransportTests {
 }
 
 /// Every socket the server accepted is closed again, whichever way its connection ended: the fd
-/// is closed by the cancel handlers of the connection's DispatchSources, and the write source
-/// exists only on connections whose writes blocked.
+/// leaves its slot's epoll set and is closed when the connection terminates, whether or not its
+/// writes ever blocked.
 @Suite struct ServerSocketsCloseTests {
     /// This process's open TCP sockets (not listening) whose local port is `port`: the server's
     /// side of its connections (`/proc/self/fd` inodes matched against `/proc/net/tcp{,6}`).
@@ -382,8 +382,8 @@ struct TransportTests {
         }
         #expect(Self.acceptedSockets(port: port) == 5)
 
-        // Output bigger than the socket buffers: the write blocks, so this connection makes its
-        // write source; then the client reads it all and closes.
+        // Output bigger than the socket buffers: the write blocks and waits for the writable
+        // edge; then the client reads it all and closes.
         try big.send(line: "BIG 12000000")
         var lines = 0
         while try big.readLine() != "END 12000000" { lines += 1 }
@@ -395,9 +395,9 @@ struct TransportTests {
         try quits.send(line: "QUIT")
         #expect(try quits.readLine() == "BYE")
         try dropped.send(line: "DROP")
-        try slow.send(line: "FLOOD")   // never read: write source armed, then overflow
+        try slow.send(line: "FLOOD")   // never read: write blocked, then overflow
         #expect(server.recorder.waitForClose("slow") == [.outboundOverflow])
-        // A plaintext client on the TLS port: the handshake fails before any source wrote.
+        // A plaintext client on the TLS port: the handshake fails before anything is written.
         let plain = try BlockingLineClient(host: "127.0.0.1", port: port, tls: false, timeoutSeconds: 5)
         try? plain.send(line: "HELLO")
         _ = server.recorder.waitForCloses(count: 6)
@@ -446,8 +446,8 @@ struct TransportTests {
         #expect(server.recorder.waitForCloses(count: 1) == [.peerClosed])
     }
 
-    /// The sources' handlers hold their connection strongly (no weak side table per connection);
-    /// the cycle must end when the connection does, or every connection would leak.
+    /// The slot's epoll table holds each registered connection strongly (no weak side table per
+    /// connection); it must let go when the connection ends, or every connection would leak.
     @Test func aClosedConnectionIsFreed() throws {
         let certs = try CertFixture()
         let seen = Locked<[WeakConnection]>([])
@@ -458,7 +458,7 @@ struct TransportTests {
         let big = try BlockingLineClient(host: "127.0.0.1", port: server.port, tls: true)
         try quiet.send(line: "hello")
         #expect(try quiet.readLine() == "hello")
-        try big.send(line: "BIG 12000000")   // blocks on the socket: makes the write source
+        try big.send(line: "BIG 12000000")   // blocks on the socket: waits for the writable edge
         while try big.readLine() != "END 12000000" {}
         quiet.close()
         big.close()
