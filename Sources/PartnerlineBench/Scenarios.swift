@@ -219,12 +219,22 @@ public enum Scenarios {
         row.metric("rss_MiB", Double(server.probe?.residentKiB() ?? 0) / 1024)
         row.metric("peak_rss_MiB", Double(server.probe?.peakResidentKiB() ?? 0) / 1024)
         row.metric("journal_MiB", Double(directoryBytes(runDir + "/clusters/bench")) / 1_048_576)
+        // What a warm start loaded besides the journal's tail (0: no checkpoint, a full replay).
+        row.metric("checkpoint_KiB", Double(fileBytes(runDir + "/clusters/bench", suffix: ".checkpoint")) / 1024)
         if let buildSeconds = history.buildSeconds {
             row.metric("build_s", buildSeconds, decimals: 2)
         } else {
             row.label("build_s", "reused")
         }
         return row
+    }
+
+    /// Bytes of the files in `directory` whose names end in `suffix`.
+    static func fileBytes(_ directory: String, suffix: String) -> Int {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(suffix) }.reduce(0) { total, name in
+            total + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0)
+        }
     }
 
     /// Writes the built journal (hundreds of MiB for a million events) to disk before the server

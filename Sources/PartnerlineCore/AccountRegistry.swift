@@ -2,14 +2,14 @@ import PartnerlineProtocol
 
 /// All accounts, rebuilt from the server-wide journal, and the rules for creating one. Pure; no I/O.
 public struct AccountRegistry: Sendable {
-    public private(set) var accounts: [String: Account] = [:]
-    public private(set) var usedInvites: Set<String> = []
+    public internal(set) var accounts: [String: Account] = [:]
+    public internal(set) var usedInvites: Set<String> = []
     /// Clusters each account facilitates.
-    public private(set) var facilitators: [String: Set<String>] = [:]
+    public internal(set) var facilitators: [String: Set<String>] = [:]
     /// Invite codes made by facilitators (INVITE), with the cluster each welcomes into.
-    public private(set) var createdInvites: [String: String?] = [:]
+    public internal(set) var createdInvites: [String: String?] = [:]
     /// The cluster an account was invited to, when it registered with a facilitator's code.
-    public private(set) var invitedTo: [String: String] = [:]
+    public internal(set) var invitedTo: [String: String] = [:]
 
     public static let minimumPasswordLength = 8
     public static let maximumPasswordLength = 256

@@ -3,20 +3,20 @@ import PartnerlineProtocol
 /// A cluster's rooms, rebuilt by folding its journal. Pure; no I/O.
 public struct ClusterState: Sendable {
     public let name: String
-    public private(set) var description: String
-    public private(set) var rooms: [String: RoomState] = [:]
+    public internal(set) var description: String
+    public internal(set) var rooms: [String: RoomState] = [:]
     /// Rooms in configured order (rooms found only in the journal follow, in order of appearance).
-    public private(set) var roomOrder: [String] = []
+    public internal(set) var roomOrder: [String] = []
     /// Needs, offers, proposals and funding alerts, folded from the same room events.
-    public private(set) var items = ItemBook()
+    public internal(set) var items = ItemBook()
     /// Who may become a new member (set by POLICY).
-    public private(set) var membershipPolicy: MembershipPolicy = .open
+    public internal(set) var membershipPolicy: MembershipPolicy = .open
     /// Accounts that are members of the cluster: approved, or ever joined one of its rooms.
-    public private(set) var clusterMembers: Set<String> = []
+    public internal(set) var clusterMembers: Set<String> = []
     /// JOINs refused under `approval`, waiting for a facilitator: account -> when it asked.
-    public private(set) var joinRequests: [String: Int64] = [:]
+    public internal(set) var joinRequests: [String: Int64] = [:]
     /// Muted accounts per room (the room part of the name).
-    public private(set) var muted: [String: Set<String>] = [:]
+    public internal(set) var muted: [String: Set<String>] = [:]
 
     /// Events per room kept in memory (older ones are read back from the journal).
     public let historyWindow: Int

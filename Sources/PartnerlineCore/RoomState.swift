@@ -13,18 +13,18 @@ public struct RoomState: Sendable {
     public let name: RoomName
     public var topic: String
     /// Accounts that joined and have not parted (JOIN/PART are presence records, not events).
-    public private(set) var members: Set<String> = []
+    public internal(set) var members: Set<String> = []
     /// At least the newest `historyWindow` events, and a bounded slack more (see `advance`):
     /// the line of seq `windowFirstSeq + i` is at index i, and after `lines` come `deferred`.
-    private var lines: [[UInt8]] = []
+    var lines: [[UInt8]] = []
     /// Replayed events whose lines are not encoded yet (the window's newest ones): a replay of a long
     /// room would otherwise encode every event's line only to drop all but the last window of them.
     /// Encoded by `encodeDeferredLines()` (after replay) or by the next live append.
-    private var deferred: [StoredEvent] = []
+    var deferred: [StoredEvent] = []
     /// Seq of `lines[0]` (seq starts at 1 and has no gaps).
-    public private(set) var windowFirstSeq: UInt64 = 1
-    public private(set) var lastSeq: UInt64 = 0
-    public private(set) var lastTimeMillis: Int64 = 0
+    public internal(set) var windowFirstSeq: UInt64 = 1
+    public internal(set) var lastSeq: UInt64 = 0
+    public internal(set) var lastTimeMillis: Int64 = 0
     public let historyWindow: Int
     /// Encoded lines held beyond the window before the oldest are dropped: an eighth of the
     /// window. A trim moves the window's line references down once per `trimSlack` appends (about
@@ -98,7 +98,7 @@ public struct RoomState: Sendable {
 
     /// Read markers (MARK): the highest seq each account has said it read here. Kept after a PART,
     /// so an account that comes back finds its place again.
-    public private(set) var readMarkers: [String: UInt64] = [:]
+    public internal(set) var readMarkers: [String: UInt64] = [:]
 
     /// The account's read marker, 0 if it never set one.
     public func readMarker(of account: String) -> UInt64 { readMarkers[account] ?? 0 }

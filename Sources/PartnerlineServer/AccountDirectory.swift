@@ -21,6 +21,9 @@ final class AccountDirectory: @unchecked Sendable {
     private var reservedInvites: Set<String> = []
     /// A dummy hash verified for unknown accounts, so a LOGIN takes as long whether or not the account exists.
     private let dummyHash: String
+    /// Records folded into `registry` (on `queue`): a checkpoint pairs the registry with the journal's
+    /// durable position only when the two agree.
+    private var appliedRecords: Int
 
     /// Organisation names for WHO, and each account's privileges, readable from any queue.
     private let organisationsLock = NSLock()
@@ -28,8 +31,9 @@ final class AccountDirectory: @unchecked Sendable {
     private var privilegesByAccount: [String: Privileges] = [:]
 
     init(registry: AccountRegistry, journal: Journal, hasher: PasswordHasher, pool: HashingPool,
-         policy: RegistrationPolicy, inviteCodes: [String]) {
+         policy: RegistrationPolicy, inviteCodes: [String], appliedRecords: Int = 0) {
         self.registry = registry
+        self.appliedRecords = appliedRecords
         self.journal = journal
         self.hasher = hasher
         self.pool = pool
@@ -69,6 +73,7 @@ final class AccountDirectory: @unchecked Sendable {
             switch appendAndWait(entry) {
             case .success:
                 try? registry.apply(entry)
+                appliedRecords += 1
                 completion(.success(code))
             case .failure(let error):
                 completion(.failure(DomainError(.storage, "the invite could not be stored: \(error)")))
@@ -107,6 +112,7 @@ final class AccountDirectory: @unchecked Sendable {
             switch appendAndWait(entry) {
             case .success:
                 try? registry.apply(entry)
+                appliedRecords += 1
                 let updated = registry.privileges(of: account)!
                 organisationsLock.lock()
                 privilegesByAccount[account] = updated
@@ -115,6 +121,16 @@ final class AccountDirectory: @unchecked Sendable {
             case .failure(let error):
                 completion(.failure(DomainError(.storage, "the role change could not be stored: \(error)")))
             }
+        }
+    }
+
+    /// The registry and the journal position it folds, read together on the queue; nil when a
+    /// durable record is not applied yet (no checkpoint can pair them now).
+    func checkpointState() -> (AccountRegistry, JournalPosition?)? {
+        queue.sync {
+            let position = journal.durablePosition
+            guard (position?.records ?? 0) == appliedRecords else { return nil }
+            return (registry, position)
         }
     }
 
@@ -177,6 +193,7 @@ final class AccountDirectory: @unchecked Sendable {
                 case .success:
                     // Folding our own record cannot fail: the name was checked and reserved.
                     try? registry.apply(.accountRegistered(record, invite: usedInvite))
+                    appliedRecords += 1
                     organisationsLock.lock()
                     organisations[record.name] = record.organisation
                     privilegesByAccount[record.name] = Privileges(role: record.role)

@@ -167,6 +167,8 @@ final class ClusterShard: @unchecked Sendable {
     /// PART records queued or in flight, per "room account": a JOIN right after a PART must store
     /// its own record, or the PART, once durable, would end a membership the JOIN meant to keep.
     private var pendingParts: [String: Int] = [:]
+    /// Checkpoint bookkeeping (see Checkpointing.swift); nil when checkpoints are off.
+    var checkpoints: ShardCheckpoints?
 
     init(state: ClusterState, journal: Journal, index: HistoryIndex = HistoryIndex(), online: OnlineDirectory? = nil,
          clock: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }) {
@@ -236,6 +238,7 @@ final class ClusterShard: @unchecked Sendable {
     func reconfigure(_ definition: ClusterDefinition, reply: @escaping @Sendable ([String]) -> Void) {
         queue.async { [self] in
             let changes = state.reconfigure(definition)
+            if !changes.isEmpty { suspendCheckpoints("its config was reloaded with changes: \(changes.joined(separator: ", "))") }
             accessView.publish(state)
             reply(changes)
         }
@@ -575,6 +578,7 @@ final class ClusterShard: @unchecked Sendable {
             }
             outbox.flush(subscribers: subscribers)
             replies.forEach { $0() }
+            noteDurable(records: staged.count)
         case .failure(let error):
             let refusal = DomainError(.storage, "not stored: \(error.description)")
             for item in staged {

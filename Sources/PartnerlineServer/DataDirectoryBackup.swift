@@ -9,7 +9,9 @@ public enum DataDirectoryBackup {
     }
 
     /// Copies every journal (clusters first, accounts last, so every account a copied event names is
-    /// in the copy too) and the self-signed TLS files if there are any. Returns the report lines.
+    /// in the copy too) with its checkpoints (those the copied journal holds the position of, so a
+    /// server started on the copy starts from them), and the self-signed TLS files if there are any.
+    /// Returns the report lines.
     public static func run(dataDir: String, to destination: String) throws -> [String] {
         let files = FileManager.default
         if let existing = try? files.contentsOfDirectory(atPath: destination), !existing.isEmpty {
@@ -23,9 +25,19 @@ public enum DataDirectoryBackup {
         var lines: [String] = []
         var records = 0
         for journal in ordered {
-            let report = try JournalBackup.copy(from: journal.path, to: DataDirectory.join(destination, journal.name))
+            // Checkpoints are read before the segments are copied: the copy then holds at least the
+            // records each covers, and one is kept only if the copy holds its position.
+            let checkpoints = CheckpointFiles.list(directory: journal.path).compactMap { try? CheckpointFiles.load(path: $0.path) }
+            let target = DataDirectory.join(destination, journal.name)
+            let report = try JournalBackup.copy(from: journal.path, to: target)
             records += report.records
-            lines.append("\(journal.name): records=\(report.records) bytes=\(report.bytes) segments=\(report.segments) head=\(report.headHashHex)")
+            var copied = 0
+            for checkpoint in checkpoints where checkpoint.position.records <= report.records {
+                guard (try? Journal.checkPosition(directory: target, checkpoint.position)) != nil else { continue }
+                try CheckpointFiles.write(checkpoint.body, position: checkpoint.position, directory: target)
+                copied += 1
+            }
+            lines.append("\(journal.name): records=\(report.records) bytes=\(report.bytes) segments=\(report.segments) head=\(report.headHashHex) checkpoints=\(copied)")
         }
         let tls = DataDirectory.join(dataDir, "tls")
         if files.fileExists(atPath: tls) {

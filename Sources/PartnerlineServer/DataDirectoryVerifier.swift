@@ -3,7 +3,8 @@ import PartnerlineProtocol
 import PartnerlineStore
 
 /// `partnerline-server verify`: every journal of a data directory, every record's checksum and
-/// the hash chain, read-only (safe beside a running server). One summary line per journal, one
+/// the hash chain, and each journal's newest checkpoint against a full replay up to its position,
+/// read-only (safe beside a running server). One summary line per journal, one
 /// line per fault naming the file and the byte offset of the bad record.
 public enum DataDirectoryVerifier {
     public struct Outcome: Sendable {
@@ -29,6 +30,9 @@ public enum DataDirectoryVerifier {
                 lines.append("FAULT \(fault.file) offset=\(fault.offset): \(fault.reason)")
             }
             faults += report.faults.count
+            let checkpoint = CheckpointVerifier.check(journal, journalHasFaults: !report.faults.isEmpty)
+            lines += checkpoint.lines
+            faults += checkpoint.faults
         }
         for receipt in receipts {
             let line = check(receipt, dataDir: dataDir)

@@ -90,6 +90,12 @@ journal:
   # trims; ~50 KiB a room at 200 with 100-byte messages). HISTORY further back reads the journal
   # through a sparse index, so memory does not grow with the length of history.
   history_window: 200
+  # Checkpoints: a snapshot of each cluster's folded state is written in the background after this
+  # many new records, and of every journal at a clean shutdown (beside its segments, the newest two
+  # kept). Start loads the newest valid one and replays only the records after it; a missing,
+  # damaged or mismatching one falls back to an older one, then to the whole journal (the journal
+  # stays the source of truth). 0: no checkpoints; every start replays the whole journals.
+  checkpoint_every_records: 100000
 
 limits:
   # Longest line in bytes before its newline; longer lines get ERR LINE_TOO_LONG.

@@ -1,3 +1,4 @@
+import PartnerlineCore
 import PartnerlineStore
 
 /// A sparse index of where room events sit in a cluster's journal: the location of every
@@ -34,4 +35,39 @@ struct HistoryIndex: Sendable {
 
     /// Entries held, over all rooms (for tests and the memory claim above).
     var entryCount: Int { entries.values.reduce(0) { $0 + $1.count } }
+}
+
+extension HistoryIndex {
+    /// The `history-index` section of a cluster's checkpoint: the stride, then each room's
+    /// locations (sorted by room, so one index has one encoding).
+    func encode(into snapshot: inout StateSnapshot) {
+        snapshot.add("history-index") { w in
+            w.varint(stride)
+            let rooms = entries.sorted { $0.key < $1.key }
+            w.int(rooms.count)
+            for (room, locations) in rooms {
+                w.string(room)
+                w.int(locations.count)
+                for location in locations {
+                    w.int(location.segment)
+                    w.int(location.offset)
+                }
+            }
+        }
+    }
+
+    init(snapshot: StateSnapshot) throws(SnapshotDecodingError) {
+        guard let section = snapshot.section("history-index") else { throw SnapshotDecodingError("no section 'history-index'") }
+        var r = SnapshotReader(section.bytes)
+        self.init(stride: try r.varint())
+        let rooms = try r.count()
+        for _ in 0..<rooms {
+            let room = try r.string()
+            let count = try r.count()
+            var locations: [RecordLocation] = []
+            locations.reserveCapacity(count)
+            for _ in 0..<count { locations.append(RecordLocation(segment: try r.int(), offset: try r.int())) }
+            entries[room] = locations
+        }
+    }
 }

@@ -42,6 +42,8 @@ public final class PartnerlineService: @unchecked Sendable {
     /// The clock for event times, date checks, expiry and reminders. Tests set a clock they move.
     var clock: @Sendable () -> Int64 = { Timestamp.nowMillis() }
     private var sweepTimer: DispatchSourceTimer?
+    /// Writes checkpoints off the shard queues (see Checkpointing.swift).
+    private(set) lazy var checkpointWriter = CheckpointWriter(log: log)
     /// Tests replace the journals' file layer here to inject faults (EIO, EROFS, ENOSPC).
     var adjustJournalOptions: @Sendable (inout JournalOptions) -> Void = { _ in }
 
@@ -77,10 +79,7 @@ public final class PartnerlineService: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         let options = journalOptions
 
-        var registry = AccountRegistry()
-        let (accountJournal, accountReport) = try openJournal(DataDirectory.accountsPath(dataDir), options) { payload, _ in
-            try registry.apply(JournalEntryCodec.decode(payload))
-        }
+        let (registry, accountJournal, accountReport) = try openAccounts(DataDirectory.accountsPath(dataDir), options)
         report(accountReport, journal: "accounts")
         self.accountJournal = accountJournal
 
@@ -104,7 +103,8 @@ public final class PartnerlineService: @unchecked Sendable {
             }
         })
         let accounts = AccountDirectory(registry: registry, journal: accountJournal, hasher: hasher, pool: pool,
-                                        policy: config.registration.policy, inviteCodes: config.registration.inviteCodes)
+                                        policy: config.registration.policy, inviteCodes: config.registration.inviteCodes,
+                                        appliedRecords: accountReport.records)
         let context = ServiceContext(config: config, accounts: accounts, shards: shards, log: log, registry: self.registry,
                                      peerIsTrustedForPlaintext: peerIsTrustedForPlaintext, itemIndex: itemIndex,
                                      online: online, clock: clock, trimmer: trimmer)
@@ -195,6 +195,11 @@ public final class PartnerlineService: @unchecked Sendable {
         if gone.wait(timeout: .now() + .seconds(3)) == .timedOut {
             log.warning("some clients did not take their BYE within 3 s; closing anyway")
         }
+        // Every write is durable and applied now: the checkpoints the next start begins from.
+        if config.journal.checkpointEveryRecords > 0 {
+            context?.shards.forEach { $0.writeFinalCheckpoint() }
+            if let accountJournal { context?.accounts.writeFinalCheckpoint(journal: accountJournal, writer: checkpointWriter) }
+        }
         clusterJournals.forEach { $0.close() }
         accountJournal?.close()
         log.info("journals flushed; stopped")
@@ -208,18 +213,37 @@ public final class PartnerlineService: @unchecked Sendable {
         return options
     }
 
-    /// Replays a cluster's journal into a new shard (at start, and for a cluster added by a reload).
+    /// Opens a cluster's journal into a new shard (at start, and for a cluster added by a reload):
+    /// from its newest valid checkpoint and the records after it, else by replaying it whole.
     func openShard(_ definition: ClusterDefinition, online: OnlineDirectory, itemIndex: ItemIndex) throws -> ClusterShard {
-        // Decoding here, folding into the state on a second thread (ReplayPipeline).
-        let pipeline = ReplayPipeline(state: ClusterState(definition: definition, historyWindow: config.journal.historyWindow)) {
-            state, entry in try state.apply(entry)
+        let directory = DataDirectory.clusterPath(config.dataDir, cluster: definition.name)
+        let opened = try openCluster(definition, directory: directory)
+        report(opened.recovery, journal: definition.name)
+        clusterJournals.append(opened.journal)
+        let shard = ClusterShard(state: opened.state, journal: opened.journal, index: opened.index, online: online, clock: clock)
+        if config.journal.checkpointEveryRecords > 0 {
+            shard.checkpoints = ShardCheckpoints(writer: checkpointWriter, directory: directory, definition: definition,
+                                                 everyRecords: config.journal.checkpointEveryRecords,
+                                                 appliedRecords: opened.recovery.records,
+                                                 checkpointedRecords: opened.checkpointRecords)
         }
-        var index = HistoryIndex()
+        itemIndex.seed(cluster: definition.name, book: shard.replayedItems)
+        return shard
+    }
+
+    /// Replays a cluster's journal, all of it (`start` nil) or the tail after a checkpoint.
+    func replayCluster(_ definition: ClusterDefinition, directory: String,
+                       from start: (state: ClusterState, index: HistoryIndex, position: JournalPosition)?) throws
+        -> (journal: Journal, recovery: RecoveryReport, state: ClusterState, index: HistoryIndex) {
+        // Decoding here, folding into the state on a second thread (ReplayPipeline).
+        let initial = start?.state ?? ClusterState(definition: definition, historyWindow: config.journal.historyWindow)
+        let pipeline = ReplayPipeline(state: initial) { state, entry in try state.apply(entry) }
+        var index = start?.index ?? HistoryIndex()
         let journal: Journal
         let recovery: RecoveryReport
         let state: ClusterState
         do {
-            (journal, recovery) = try openJournal(DataDirectory.clusterPath(config.dataDir, cluster: definition.name), journalOptions) { payload, location in
+            (journal, recovery) = try openJournal(directory, journalOptions, from: start?.position) { payload, location in
                 let entry = try JournalEntryCodec.decode(payload)
                 try pipeline.add(entry)
                 if case .event(let event) = entry { index.note(room: event.room.room, seq: event.seq, at: location) }
@@ -236,25 +260,21 @@ public final class PartnerlineService: @unchecked Sendable {
             journal.close()
             throw error
         }
-        report(recovery, journal: definition.name)
-        clusterJournals.append(journal)
-        let shard = ClusterShard(state: state, journal: journal, index: index, online: online, clock: clock)
-        itemIndex.seed(cluster: definition.name, book: shard.replayedItems)
-        return shard
+        return (journal, recovery, state, index)
     }
 
     /// Opens one journal; a journal locked by another process means another server owns this data
     /// directory, and two writers would corrupt it, so the start is refused in plain words.
-    private func openJournal(_ path: String, _ options: JournalOptions,
-                             replay: ([UInt8], RecordLocation) throws -> Void) throws -> (Journal, RecoveryReport) {
+    func openJournal(_ path: String, _ options: JournalOptions, from position: JournalPosition? = nil,
+                     replay: ([UInt8], RecordLocation) throws -> Void) throws -> (Journal, RecoveryReport) {
         do {
-            return try Journal.open(directory: path, options: options, replayLocated: replay)
+            return try Journal.open(directory: path, options: options, from: position, replayLocated: replay)
         } catch let error as StorageError where error.kind == .locked {
             throw DataDirectoryInUse(dataDir: config.dataDir, journal: path)
         }
     }
 
-    private func report(_ recovery: RecoveryReport, journal: String) {
+    func report(_ recovery: RecoveryReport, journal: String) {
         if let file = recovery.truncatedFile {
             log.warning("journal \(journal): cut a torn tail of \(recovery.truncatedBytes) bytes at offset \(recovery.truncatedAtOffset ?? 0) of \(file): \(recovery.reason ?? "incomplete record"); every record before it is kept")
         }

@@ -108,6 +108,7 @@ public struct ServerConfig: Sendable, Codable, Equatable {
             maxBatchRecords = try c.decodeIfPresent(type(of: maxBatchRecords).self, forKey: .maxBatchRecords) ?? maxBatchRecords
             segmentMaxBytes = try c.decodeIfPresent(type(of: segmentMaxBytes).self, forKey: .segmentMaxBytes) ?? segmentMaxBytes
             historyWindow = try c.decodeIfPresent(type(of: historyWindow).self, forKey: .historyWindow) ?? historyWindow
+            checkpointEveryRecords = try c.decodeIfPresent(type(of: checkpointEveryRecords).self, forKey: .checkpointEveryRecords) ?? checkpointEveryRecords
         }
 
         /// When a stored record is answered: see `FsyncPolicy` and `GroupCommit` (one branch each).
@@ -121,10 +122,15 @@ public struct ServerConfig: Sendable, Codable, Equatable {
         public var segmentMaxBytes: Int = 64 << 20
         /// Newest events per room kept in memory; HISTORY reaching further back reads the journal.
         public var historyWindow: Int = RoomState.defaultHistoryWindow
+        /// A checkpoint of each cluster's folded state is written in the background after this many
+        /// new records, and of every journal at a clean shutdown; start loads the newest valid one and
+        /// replays only the records after it. 0: no checkpoints (every start replays whole journals).
+        public var checkpointEveryRecords: Int = 100_000
 
         enum CodingKeys: String, CodingKey, CaseIterable {
             case fsync, batchWindowMicros = "batch_window_micros", maxBatchRecords = "max_batch_records"
             case segmentMaxBytes = "segment_max_bytes", historyWindow = "history_window"
+            case checkpointEveryRecords = "checkpoint_every_records"
         }
     }
 
@@ -366,8 +372,9 @@ public struct ServerConfig: Sendable, Codable, Equatable {
             throw ConfigError("limits are too small (max_line_length >= 64, max_outbound_bytes >= 16384)")
         }
         guard journal.segmentMaxBytes >= 4096, journal.maxBatchRecords >= 1,
-              (0...1_000_000).contains(journal.batchWindowMicros), journal.historyWindow >= 1 else {
-            throw ConfigError("journal: segment_max_bytes >= 4096, max_batch_records >= 1, batch_window_micros 0-1000000, history_window >= 1")
+              (0...1_000_000).contains(journal.batchWindowMicros), journal.historyWindow >= 1,
+              journal.checkpointEveryRecords >= 0 else {
+            throw ConfigError("journal: segment_max_bytes >= 4096, max_batch_records >= 1, batch_window_micros 0-1000000, history_window >= 1, checkpoint_every_records >= 0 (0: off)")
         }
         try protection.validate(maxQueuedCommands: limits.maxQueuedCommands)
         for mapping in tls.clientCertificates {

@@ -76,6 +76,10 @@ enum Posix {
         open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
     }
 
+    static func openForReading(_ path: String) -> Int32 {
+        open(path, O_RDONLY | O_CLOEXEC)
+    }
+
     /// Opens an existing file for writing without appending (to truncate it).
     static func openForWriting(_ path: String) -> Int32 {
         open(path, O_WRONLY | O_CLOEXEC)
@@ -105,17 +109,19 @@ enum Posix {
         return Int(info.st_size)
     }
 
-    /// Reads a whole file into memory.
-    static func readFile(_ path: String) throws(StorageError) -> [UInt8] {
+    /// Reads a whole file into memory, or from byte `start` on (a journal opened from a checkpoint
+    /// reads only the part of its segment after the checkpoint).
+    static func readFile(_ path: String, from start: Int = 0) throws(StorageError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StorageError.io("cannot open for reading", file: path, errno: errno) }
         defer { close(fd) }
-        guard let size = fileSize(fd) else { throw StorageError.io("cannot stat", file: path, errno: errno) }
+        guard let fileSize = fileSize(fd) else { throw StorageError.io("cannot stat", file: path, errno: errno) }
+        let size = max(0, fileSize - start)
         var failure: Int32 = 0
         var bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             var done = 0
             while done < size {
-                let got = pread(fd, buffer.baseAddress! + done, size - done, off_t(done))
+                let got = pread(fd, buffer.baseAddress! + done, size - done, off_t(start + done))
                 if got < 0 {
                     if errno == EINTR { continue }
                     failure = errno
@@ -130,7 +136,7 @@ enum Posix {
         // A file that grew while we read: keep reading to its end.
         while true {
             var chunk = [UInt8](repeating: 0, count: 65536)
-            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(bytes.count)) }
+            let got = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(start + bytes.count)) }
             if got < 0 {
                 if errno == EINTR { continue }
                 throw StorageError.io("cannot read", file: path, errno: errno)

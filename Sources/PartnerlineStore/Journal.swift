@@ -37,7 +37,8 @@ public final class Journal: @unchecked Sendable {
         var queuedAt: UInt64
     }
 
-    private let directory: String
+    /// The journal's directory (its segments, and its checkpoints beside them).
+    public let directory: String
     private let options: JournalOptions
     /// Window, size and sync per policy (shared with the cluster shard, which batches for `write`).
     private let rule: GroupCommit
@@ -57,6 +58,8 @@ public final class Journal: @unchecked Sendable {
     private var closed = false
     private var publishedHead: Digest
     private var publishedCount: Int
+    /// Where the last durable record starts and ends (nil for an empty journal), for checkpoints.
+    private var publishedLast: (location: RecordLocation, end: Int)?
     private var syncs = 0
     private var writes = 0
 
@@ -81,7 +84,8 @@ public final class Journal: @unchecked Sendable {
 
     private init(
         directory: String, options: JournalOptions, directoryFD: Int32, segmentFD: Int32,
-        segmentPath: String, segmentIndex: Int, segmentLength: Int, head: Digest, count: Int
+        segmentPath: String, segmentIndex: Int, segmentLength: Int, head: Digest, count: Int,
+        last: (location: RecordLocation, end: Int)?
     ) {
         self.segmentIndex = segmentIndex
         self.directory = directory
@@ -97,6 +101,7 @@ public final class Journal: @unchecked Sendable {
         self.count = count
         self.publishedHead = head
         self.publishedCount = count
+        self.publishedLast = last
     }
 
     deinit {
@@ -130,6 +135,19 @@ public final class Journal: @unchecked Sendable {
         directory: String, options: JournalOptions,
         replayLocated replay: ([UInt8], RecordLocation) throws -> Void
     ) throws -> (Journal, RecoveryReport) {
+        try open(directory: directory, options: options, from: nil, replayLocated: replay)
+    }
+
+    /// `open`, replaying only the records after `position` (the tail a checkpoint does not cover).
+    /// First the record just before the tail is read at `position.last` and must end at
+    /// `position.tailOffset` and hash to `position.headHashHex`; if not, `JournalPositionMismatch`
+    /// is thrown before anything is replayed or changed (and the lock is released). The tail is
+    /// then walked like a whole journal: chain checked from the checkpoint's head, a torn tail cut,
+    /// corruption refused. The report's `records` counts every record, covered or replayed.
+    public static func open(
+        directory: String, options: JournalOptions, from position: JournalPosition?,
+        replayLocated replay: ([UInt8], RecordLocation) throws -> Void
+    ) throws -> (Journal, RecoveryReport) {
         var options = options
         options.maxBatchRecords = max(1, options.maxBatchRecords)
         options.segmentMaxBytes = max(1, options.segmentMaxBytes)
@@ -148,7 +166,8 @@ public final class Journal: @unchecked Sendable {
             throw StorageError.io("cannot lock directory", file: directory, errno: code)
         }
         do {
-            let recovered = try recover(directory: directory, directoryFD: directoryFD, io: options.fileIO, replay: replay)
+            let recovered = try recover(directory: directory, directoryFD: directoryFD, io: options.fileIO, from: position,
+                                        replay: replay)
             let fd = Posix.openForAppend(recovered.segmentPath)
             guard fd >= 0 else { throw StorageError.io("cannot open for appending", file: recovered.segmentPath, errno: errno) }
             guard let length = Posix.fileSize(fd) else {
@@ -159,7 +178,7 @@ public final class Journal: @unchecked Sendable {
             let journal = Journal(
                 directory: directory, options: options, directoryFD: directoryFD, segmentFD: fd,
                 segmentPath: recovered.segmentPath, segmentIndex: recovered.segmentIndex, segmentLength: length, head: recovered.head,
-                count: recovered.report.records)
+                count: recovered.report.records, last: recovered.last)
             return (journal, recovered.report)
         } catch {
             Posix.close(directoryFD)
@@ -258,6 +277,14 @@ public final class Journal: @unchecked Sendable {
     public var durableHead: (records: Int, hashHex: String) {
         let (count, digest) = lock.withLock { (publishedCount, publishedHead) }
         return (count, digest.hex)
+    }
+
+    /// The durable records, their head hash and where the last one sits, read together: what a
+    /// checkpoint of the state folded from exactly these records covers. Nil for an empty journal.
+    public var durablePosition: JournalPosition? {
+        let (count, digest, last) = lock.withLock { (publishedCount, publishedHead, publishedLast) }
+        guard let last, count > 0 else { return nil }
+        return JournalPosition(records: count, headHashHex: digest.hex, last: last.location, tailOffset: last.end)
     }
 
     /// Blocks until everything appended before the call has completed (for shutdown and
@@ -398,9 +425,12 @@ public final class Journal: @unchecked Sendable {
         head = newHead
         count += starts.count
         let (head, count) = (head, count)
+        let last = (RecordLocation(segment: segmentIndex, offset: segmentLength - buffer.count + starts[starts.count - 1]),
+                    segmentLength)
         lock.withLock {
             publishedHead = head
             publishedCount = count
+            publishedLast = last
         }
         return .success(starts)
     }
@@ -521,15 +551,73 @@ public final class Journal: @unchecked Sendable {
         var head: Digest
         var segmentPath: String
         var segmentIndex: Int
+        var last: (location: RecordLocation, end: Int)?
+    }
+
+    /// Whether the journal in `directory` holds `position`: the record just before the tail is where
+    /// the position says, ends at its tail offset and has its head hash. Throws
+    /// `JournalPositionMismatch` saying why not. Read-only, takes no lock (backup checks a copy with it).
+    public static func checkPosition(directory: String, _ position: JournalPosition) throws {
+        _ = try checkAnchor(directory: directory, position)
+    }
+
+    /// The record just before a checkpoint's tail, as the checkpoint describes it, or why not.
+    private static func checkAnchor(directory: String, _ position: JournalPosition) throws -> (start: JournalScanner.Start, segments: [Segment]) {
+        guard position.records > 0, position.last.segment >= 1, position.last.segment <= position.records,
+              position.last.offset >= 0, position.tailOffset > position.last.offset,
+              let expected = position.headHashHex.utf8.count == 64
+                ? Array(position.headHashHex.utf8).withUnsafeBufferPointer({ Hex.decodeDigest($0, at: 0) }) : nil
+        else { throw JournalPositionMismatch("the checkpoint's position (\(position)) is not a possible one") }
+        let all = try Segment.list(directory: directory)
+        guard let first = all.firstIndex(where: { $0.index == position.last.segment }) else {
+            throw JournalPositionMismatch("the journal has no segment \(Segment.name(index: position.last.segment)), where the checkpoint's last record is")
+        }
+        let path = all[first].path
+        let fd = Posix.openForReading(path)
+        guard fd >= 0 else { throw StorageError.io("cannot open for reading", file: path, errno: errno) }
+        defer { Posix.close(fd) }
+        let length = position.tailOffset - position.last.offset
+        var bytes = [UInt8](repeating: 0, count: length)
+        var got = 0
+        while got < length {
+            let result = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, length - got, off_t(position.last.offset + got)) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw StorageError.io("cannot read", file: path, errno: errno, offset: position.last.offset + got)
+            }
+            if result == 0 { break }
+            got += result
+        }
+        guard got == length else {
+            throw JournalPositionMismatch("\(path) ends at byte \(position.last.offset + got), before the checkpoint's position (\(position.tailOffset)): the journal is shorter than the checkpoint")
+        }
+        let parsed = bytes.withUnsafeBufferPointer { RecordCodec.parse($0, at: 0) }
+        guard case .record(_, let hash, let end) = parsed, end == length else {
+            throw JournalPositionMismatch("\(path) holds no record at offset \(position.last.offset) ending at \(position.tailOffset), where the checkpoint's last record is")
+        }
+        guard hash == expected else {
+            throw JournalPositionMismatch("the record at \(path) offset \(position.last.offset) has hash \(hash.hex.prefix(16)), not the checkpoint's head \(position.headHashHex.prefix(16)): the journal's history differs from the checkpoint's")
+        }
+        return (JournalScanner.Start(offset: position.tailOffset, previous: hash, records: position.records), Array(all[first...]))
     }
 
     private static func recover(
-        directory: String, directoryFD: Int32, io: FileIO, replay: ([UInt8], RecordLocation) throws -> Void
+        directory: String, directoryFD: Int32, io: FileIO, from position: JournalPosition?,
+        replay: ([UInt8], RecordLocation) throws -> Void
     ) throws -> Recovered {
-        let scanner = try JournalScanner(directory: directory)
+        var start: JournalScanner.Start?
+        let scanner: JournalScanner
+        if let position {
+            let anchor = try checkAnchor(directory: directory, position)
+            start = anchor.start
+            scanner = JournalScanner(segments: anchor.segments)
+        } else {
+            scanner = try JournalScanner(directory: directory)
+        }
         let segments = scanner.segments
-        var head = Digest.zero
-        var count = 0
+        var head = start?.previous ?? Digest.zero
+        var count = start?.records ?? 0
+        var last: (location: RecordLocation, end: Int)? = position.map { ($0.last, $0.tailOffset) }
         var report = RecoveryReport(
             records: 0, truncatedFile: nil, truncatedAtOffset: nil, truncatedBytes: 0, reason: nil,
             headHashHex: Digest.zero.hex)
@@ -537,12 +625,13 @@ public final class Journal: @unchecked Sendable {
         // Recovery's reading of a fault: with nothing after it, a torn tail to cut; otherwise the
         // journal is refused as it is.
         var cut: (segment: Int, offset: Int, size: Int, reason: String)?
-        try scanner.walk { event in
+        try scanner.walk(from: start) { event in
             switch event {
             case .record(let record):
                 try replay(Array(record.payload), record.location)
                 head = record.hash
                 count += 1
+                last = (record.location, record.end)
                 return .proceed
             case .segmentEnd:
                 return .proceed
@@ -551,7 +640,7 @@ public final class Journal: @unchecked Sendable {
                 switch fault.kind {
                 case .malformedRecord, .hashMismatch:
                     if segment.dataFollows(fault.offset) { throw fault.error(.refusedNotATornTail) }
-                    cut = (segment.position, fault.offset, segment.bytes.count, fault.reason)
+                    cut = (segment.position, fault.offset, segment.fileSize, fault.reason)
                     return .stop
                 case .misnamedSegment, .unreadable, .noSegments:
                     throw fault.error(.refused)
@@ -596,6 +685,6 @@ public final class Journal: @unchecked Sendable {
         }
         report.records = count
         report.headHashHex = head.hex
-        return Recovered(report: report, head: head, segmentPath: current!.0, segmentIndex: current!.1)
+        return Recovered(report: report, head: head, segmentPath: current!.0, segmentIndex: current!.1, last: last)
     }
 }

@@ -122,17 +122,23 @@ struct JournalScanner {
         var segment: Segment
         /// Position in the directory's segment list.
         var position: Int
+        /// The bytes read, from file offset `base` to the end of the file (`base` is 0 unless the
+        /// walk started part-way into this segment, from a checkpoint).
         var bytes: UnsafeBufferPointer<UInt8>
+        var base = 0
         /// The segments after this one (when empty, this is the live segment a writer appends to).
         var later: ArraySlice<Segment>
 
         var isLast: Bool { later.isEmpty }
 
+        /// The segment file's length as read.
+        var fileSize: Int { base + bytes.count }
+
         /// Whether anything follows a bad record at `offset`: a well-formed record later in this
         /// segment, or a later segment that is not empty. A bad record with nothing after it is a
         /// torn tail (a write cut short by a crash); one with data after it is corruption.
         func dataFollows(_ offset: Int) -> Bool {
-            RecordCodec.wellFormedRecordFollows(bytes, after: offset)
+            RecordCodec.wellFormedRecordFollows(bytes, after: offset - base)
                 || later.contains { (Posix.size(ofPath: $0.path) ?? 1) > 0 }
         }
     }
@@ -156,18 +162,28 @@ struct JournalScanner {
         self.init(segments: try Segment.list(directory: directory))
     }
 
-    func walk<Failure: Error>(_ visit: (Event) throws(Failure) -> Next) throws(Failure) {
+    /// Where a walk starts when it does not start at the first record: in the first segment of
+    /// `segments`, at `offset` (just past a record a checkpoint covers), chaining from `previous`
+    /// with `records` records before it. The record before it is the caller's to check.
+    struct Start {
+        var offset: Int
+        var previous: Digest
+        var records: Int
+    }
+
+    func walk<Failure: Error>(from start: Start? = nil, _ visit: (Event) throws(Failure) -> Next) throws(Failure) {
         let hasher = ChainHasher()
         /// The hash the next record must chain from; nil right after an unparseable record.
-        var previous: Digest? = Digest.zero
+        var previous: Digest? = start?.previous ?? Digest.zero
         /// Well-formed records so far, chained or not: what the next segment's name must follow.
-        var seen = 0
+        var seen = start?.records ?? 0
         var faulted = false
         for (position, segment) in segments.enumerated() {
             let later = segments[(position + 1)...]
             let bytes: [UInt8]
+            let base = position == 0 ? start?.offset ?? 0 : 0
             do {
-                bytes = try Posix.readFile(segment.path)
+                bytes = try Posix.readFile(segment.path, from: base)
             } catch {
                 faulted = true
                 previous = nil
@@ -175,8 +191,8 @@ struct JournalScanner {
                 continue
             }
             let stopped: Bool = try bytes.withUnsafeBufferPointer { buffer throws(Failure) in
-                let view = SegmentView(segment: segment, position: position, bytes: buffer, later: later)
-                if !faulted, segment.index != seen + 1 {
+                let view = SegmentView(segment: segment, position: position, bytes: buffer, base: base, later: later)
+                if !faulted, !(position == 0 && start != nil), segment.index != seen + 1 {
                     faulted = true
                     if try visit(.fault(.misnamed(segment, follows: seen), segment: view)) == .stop { return true }
                 }
@@ -190,18 +206,18 @@ struct JournalScanner {
                         previous = hash
                         if let expected, hasher.chain(expected, UnsafeRawBufferPointer(payload)) != hash {
                             faulted = true
-                            if try visit(.fault(.hashMismatch(segment.path, at: offset), segment: view)) == .stop { return true }
+                            if try visit(.fault(.hashMismatch(segment.path, at: base + offset), segment: view)) == .stop { return true }
                         } else {
                             let record = Record(
-                                location: RecordLocation(segment: segment.index, offset: offset), payload: payload,
-                                hash: hash, end: end, chainChecked: expected != nil)
+                                location: RecordLocation(segment: segment.index, offset: base + offset), payload: payload,
+                                hash: hash, end: base + end, chainChecked: expected != nil)
                             if try visit(.record(record)) == .stop { return true }
                         }
                         offset = end
                     case .bad(let reason):
                         faulted = true
                         previous = nil
-                        if try visit(.fault(.malformed(segment.path, at: offset, reason), segment: view)) == .stop { return true }
+                        if try visit(.fault(.malformed(segment.path, at: base + offset, reason), segment: view)) == .stop { return true }
                         offset = RecordCodec.nextLineStart(buffer, after: offset)
                     }
                 }

@@ -42,3 +42,44 @@ public enum JournalVerifier {
         return report
     }
 }
+
+/// The first records of a journal, replayed (what a checkpoint covering them must equal).
+public struct JournalPrefix: Sendable {
+    /// Records replayed (fewer than asked when the journal is shorter or a fault stopped the walk).
+    public var records: Int
+    /// The position after the last of them (nil when none).
+    public var position: JournalPosition?
+    /// The fault that stopped the walk, if any.
+    public var fault: JournalFault?
+}
+
+extension JournalVerifier {
+    /// Replays the first `records` records of the journal in `directory`, checking the chain, and
+    /// stops at the first fault. Read-only; takes no lock.
+    public static func replayPrefix(directory: String, records wanted: Int,
+                                    _ body: ([UInt8], RecordLocation) throws -> Void) throws -> JournalPrefix {
+        var prefix = JournalPrefix(records: 0, position: nil, fault: nil)
+        guard wanted > 0 else { return prefix }
+        let scanner = try JournalScanner(directory: directory)
+        var last: (hash: Digest, location: RecordLocation, end: Int)?
+        try scanner.walk { event in
+            switch event {
+            case .record(let record):
+                try body(Array(record.payload), record.location)
+                prefix.records += 1
+                last = (record.hash, record.location, record.end)
+                return prefix.records == wanted ? .stop : .proceed
+            case .fault(let fault, _):
+                prefix.fault = fault
+                return .stop
+            case .segmentEnd:
+                return .proceed
+            }
+        }
+        if let last {
+            prefix.position = JournalPosition(records: prefix.records, headHashHex: last.hash.hex, last: last.location,
+                                              tailOffset: last.end)
+        }
+        return prefix
+    }
+}

@@ -151,3 +151,36 @@ struct Segment {
             .sorted { $0.index < $1.index }
     }
 }
+
+/// A point in a journal that a checkpoint covers: the first `records` records, the last of which
+/// starts at `last` and hashes to `headHashHex`; the records after it (the tail) start at
+/// `tailOffset` in the same segment (or in the next segment, if that one ends there).
+public struct JournalPosition: Sendable, Equatable, CustomStringConvertible {
+    public var records: Int
+    public var headHashHex: String
+    public var last: RecordLocation
+    public var tailOffset: Int
+
+    public init(records: Int, headHashHex: String, last: RecordLocation, tailOffset: Int) {
+        self.records = records
+        self.headHashHex = headHashHex
+        self.last = last
+        self.tailOffset = tailOffset
+    }
+
+    public var description: String {
+        "records=\(records) head=\(headHashHex.prefix(16)) tail=\(Segment.name(index: last.segment))@\(tailOffset)"
+    }
+}
+
+/// The journal does not hold what a checkpoint says it covers (the record before the tail is
+/// missing, cut short, or hashes differently: a journal restored from an older backup, or a
+/// checkpoint of another journal). Nothing was read or changed; the caller tries an older
+/// checkpoint or replays the whole journal.
+public struct JournalPositionMismatch: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -73,6 +73,8 @@ import Testing
             #expect(again.notes.contains { $0.contains("reused") }, "\(again.notes)")
             #expect(again.parameters.contains { $0.name == "start" && $0.value == start.rawValue })
             #expect((again.metricValue("start_s") ?? 0) > 0)
+            // Warm: the first server's clean stop wrote a checkpoint, and the timed start had it.
+            #expect(((again.metricValue("checkpoint_KiB") ?? 0) > 0) == (start == .warm), "\(start)")
         }
         // The servers ran on linked copies: the kept directory holds what the builder wrote, and
         // only the built history sits beside it.

@@ -46,7 +46,7 @@ import Yams
         ("journal:\n  fsync: always\n  fsync: os", "not valid YAML: Parser: expected all keys to be unique but found the following duplicated key(s): 'fsync'"),
         // Nothing near: the section's keys.
         ("journal: { colour: blue }",
-         "unknown key journal.colour; known here: batch_window_micros, fsync, history_window, max_batch_records, segment_max_bytes"),
+         "unknown key journal.colour; known here: batch_window_micros, checkpoint_every_records, fsync, history_window, max_batch_records, segment_max_bytes"),
     ])
     func aMisspelledKeyIsNamedWithTheNearestOne(yaml: String, message: String) {
         let error = Self.error(Self.base + yaml)

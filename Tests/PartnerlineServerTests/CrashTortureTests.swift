@@ -39,10 +39,11 @@ final class StopFlag: @unchecked Sendable {
     static let rooms = ["rural-east-midlands/general", "rural-east-midlands/purchasing", "inner-city-north/general"]
     static let posters = ["boston-mind", "lincoln-womens-aid", "grantham-foodbank", "leeds-refugee-hub", "york-carers"]
 
-    /// Two clusters, and small segments so they roll during the run.
+    /// Two clusters, small segments so they roll during the run, and a checkpoint every 50 records
+    /// so kills also land while one is being written and restarts start from one.
     static func config(in dir: String, dataDir: String, fsync: String) -> String {
         TestConfig.yamlFile(in: dir, dataDir: dataDir, fsync: fsync, oneCluster: false,
-                            journalExtra: "  segment_max_bytes: 16384")
+                            journalExtra: "  segment_max_bytes: 16384\n  checkpoint_every_records: 50")
     }
 
     @Test(arguments: ["always", "batch"])

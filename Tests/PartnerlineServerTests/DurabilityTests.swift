@@ -82,7 +82,7 @@ import Testing
         }
         // A crash in the middle of writing a record leaves half of it at the end of the segment.
         let journalDir = dataDir + "/clusters/rural-east-midlands"
-        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: journalDir).sorted().last)
+        let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: journalDir).filter { $0.hasSuffix(".journal") }.sorted().last)
         let handle = try #require(FileHandle(forWritingAtPath: journalDir + "/" + segment))
         handle.seekToEndOfFile()
         handle.write(Data("212 3f9a0c half a record".utf8))

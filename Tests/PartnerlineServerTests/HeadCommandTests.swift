@@ -86,6 +86,15 @@ import Testing
         }
         try Data(rewritten).write(to: URL(fileURLWithPath: segment))
 
+        // The checkpoint the clean stop wrote still names the old head: verify catches the rewrite there.
+        let withCheckpoint = try ServerTool.verify(dir.path)
+        #expect(withCheckpoint.status == 1)
+        #expect(withCheckpoint.lines.contains { $0.hasPrefix("FAULT clusters/rural-east-midlands: checkpoint") }, "\(withCheckpoint.stdout)")
+        // A forger removes the checkpoints too.
+        let journalDir = dir.path + "/clusters/rural-east-midlands"
+        for name in try FileManager.default.contentsOfDirectory(atPath: journalDir) where name.hasSuffix(".checkpoint") {
+            try FileManager.default.removeItem(atPath: journalDir + "/" + name)
+        }
         let forged = try ServerTool.verify(dir.path)
         #expect(forged.status == 0, "the chain alone is consistent again: \(forged.stdout)")
         let caught = try ServerTool.run(["verify", "--data-dir", dir.path, "--receipt", receipt])

@@ -9,9 +9,11 @@ final class ServerProcess {
     var tlsPort: Int { server.tlsPort }
 
     /// `config: nil` passes no `--config`; `workingDirectory` runs it elsewhere than the tests' directory.
-    init(config: String?, arguments: [String] = [], logDir: String, workingDirectory: String? = nil) throws {
+    init(config: String?, arguments: [String] = [], logDir: String, workingDirectory: String? = nil,
+         environment: [String: String]? = nil) throws {
         server = try RunningServer(arguments: (config.map { ["--config", $0] } ?? []) + ["--tls-port", "0"] + arguments,
-                                   stderrPath: logDir + "/server-\(UUID().uuidString).log", workingDirectory: workingDirectory)
+                                   stderrPath: logDir + "/server-\(UUID().uuidString).log", workingDirectory: workingDirectory,
+                                   environment: environment)
     }
 
     var log: String { server.log }

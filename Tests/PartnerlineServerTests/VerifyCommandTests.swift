@@ -24,7 +24,9 @@ import Testing
         // Every journal of the data dir, whatever clusters the config has: accounts first.
         let journals = try FileManager.default.contentsOfDirectory(atPath: dataDir + "/clusters").count + 1
         let lines = run.lines
-        #expect(lines.count == journals + 1)
+        // And a line for each journal's checkpoint (written at the clean stop), checked against a full replay.
+        #expect(lines.filter { $0.contains(": checkpoint ") && $0.hasSuffix("matches a full replay") }.count == 2, "\(lines)")
+        #expect(lines.count == journals + 1 + 2)
         #expect(lines[0].hasPrefix("accounts: records=1 first=20"))
         // One membership record, then five events.
         let cluster = try #require(lines.first { $0.hasPrefix("clusters/rural-east-midlands: ") })

@@ -15,14 +15,15 @@ public final class RunningServer: @unchecked Sendable {
     private let stderrPath: String?
 
     /// Starts `binary` and waits for `listening tls=HOST:PORT [plain=HOST:PORT]`. stderr goes to
-    /// `stderrPath` (created empty) or, when nil, to /dev/null.
+    /// `stderrPath` (created empty) or, when nil, to /dev/null. `environment` adds to this process's.
     public init(binary: String = Binaries.path("partnerline-server"), arguments: [String],
-                stderrPath: String?, workingDirectory: String? = nil) throws {
+                stderrPath: String?, workingDirectory: String? = nil, environment: [String: String]? = nil) throws {
         self.stderrPath = stderrPath
         if let stderrPath { _ = FileManager.default.createFile(atPath: stderrPath, contents: nil) }
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = stdout
         process.standardError = FileHandle(forWritingAtPath: stderrPath ?? "/dev/null")
         try process.run()

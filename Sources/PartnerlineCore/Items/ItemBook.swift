@@ -5,12 +5,12 @@ import PartnerlineProtocol
 /// says which events to store; `apply` folds a stored event. The live path and replay call the same
 /// `apply`, so the state after a restart is the state before it. Pure; no I/O.
 public struct ItemBook: Sendable {
-    public private(set) var items: [ItemID: Item] = [:]
+    public internal(set) var items: [ItemID: Item] = [:]
     /// The highest item number seen per kind (for seeding the server-wide id allocator).
-    public private(set) var highestNumber: [ItemKind: UInt64] = [:]
+    public internal(set) var highestNumber: [ItemKind: UInt64] = [:]
     /// Funding alerts by their `ref=`: the cluster's index of opportunities already posted. Folded
     /// from the FUNDING events like everything else, so a replay rebuilds it.
-    public private(set) var fundingRefs: [String: ItemID] = [:]
+    public internal(set) var fundingRefs: [String: ItemID] = [:]
 
     public init() {}
 
