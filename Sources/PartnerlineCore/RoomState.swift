@@ -26,10 +26,10 @@ public struct RoomState: Sendable {
     public internal(set) var lastSeq: UInt64 = 0
     public internal(set) var lastTimeMillis: Int64 = 0
     public let historyWindow: Int
-    /// Encoded lines held beyond the window before the oldest are dropped: an eighth of the
-    /// window. A trim moves the window's line references down once per `trimSlack` appends (about
-    /// eight moves per event, a few bytes each); a slack of the whole window held up to twice the
-    /// memory.
+    /// Events held beyond the window before the oldest are dropped: an eighth of the window. A
+    /// trim moves the window's entries down once per `trimSlack` appends (about eight moves per
+    /// event: line references live, `StoredEvent`s of ~110 bytes in replay, some 80 ns an event);
+    /// a slack of the whole window held up to twice the memory.
     public var trimSlack: Int { max(1, historyWindow / 8) }
 
     public init(name: RoomName, topic: String, historyWindow: Int = RoomState.defaultHistoryWindow) {
@@ -38,8 +38,7 @@ public struct RoomState: Sendable {
         self.historyWindow = max(1, historyWindow)
     }
 
-    /// Events held in memory now: at most `historyWindow + trimSlack` once replay is done (during
-    /// replay, at most twice the window).
+    /// Events held in memory now (never more than `historyWindow + trimSlack`).
     public var linesInMemory: Int { lines.count + deferred.count }
 
     /// Appends a replayed event; events must arrive in seq order without gaps. Its line is encoded
@@ -64,7 +63,6 @@ public struct RoomState: Sendable {
     /// first HISTORY or live post does not pay for it).
     public mutating func encodeDeferredLines() {
         guard !deferred.isEmpty else { return }
-        dropOldest(keeping: historyWindow)   // not encoded only to be dropped by the next trim
         lines.reserveCapacity(lines.count + deferred.count)
         for event in deferred { lines.append(event.encodedLine()) }
         deferred.removeAll()
@@ -73,24 +71,17 @@ public struct RoomState: Sendable {
     private mutating func advance(seq: UInt64, timeMillis: Int64) {
         lastSeq = seq
         lastTimeMillis = max(lastTimeMillis, timeMillis)
-        // Live lines are dropped an eighth of the window at a time. Replay appends to `deferred`,
-        // whose events are larger to move than line references and are not kept once replay ends:
-        // those are dropped a whole window at a time (one move per event, as replay must stay fast).
-        let slack = deferred.isEmpty ? trimSlack : historyWindow
-        if lines.count + deferred.count > historyWindow + slack {
-            dropOldest(keeping: historyWindow)
+        // The same rule for replayed and live events, so what a room holds depends only on its
+        // last seq: a checkpoint taken from the live state equals a full replay's (verify).
+        let held = lines.count + deferred.count
+        if held > historyWindow + trimSlack {
+            var drop = held - historyWindow
+            let fromLines = min(drop, lines.count)
+            lines.removeFirst(fromLines)
+            drop -= fromLines
+            deferred.removeFirst(drop)
+            windowFirstSeq = lastSeq - UInt64(historyWindow) + 1
         }
-    }
-
-    /// Drops the oldest held events beyond the newest `count`.
-    private mutating func dropOldest(keeping count: Int) {
-        var drop = lines.count + deferred.count - count
-        guard drop > 0 else { return }
-        let fromLines = min(drop, lines.count)
-        lines.removeFirst(fromLines)
-        drop -= fromLines
-        deferred.removeFirst(drop)
-        windowFirstSeq = lastSeq - UInt64(count) + 1
     }
 
     public mutating func addMember(_ account: String) { members.insert(account) }
