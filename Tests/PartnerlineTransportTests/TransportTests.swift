@@ -277,7 +277,10 @@ struct TransportTests {
         let reasons = server.recorder.waitForCloses(count: 1) ?? []
         #expect(reasons.count == 1)
         if case .handshakeFailed(let text)? = reasons.first {
-            #expect(!text.isEmpty)
+            // OpenSSL's own reason, from TLSStream's one classifier, and who it was.
+            #expect(text.hasPrefix("TLS handshake: error:"), "\(text)")
+            #expect(text.contains("SSL routines"), "\(text)")
+            #expect(text.contains("(peer 127.0.0.1:"), "\(text)")
         } else {
             Issue.record("expected handshakeFailed, got \(reasons)")
         }
