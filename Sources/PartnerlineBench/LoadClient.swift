@@ -275,6 +275,7 @@ final class LoadClient: ConnectionHandler, @unchecked Sendable {
         scratch.append(13)
         scratch.append(10)
         if case .windowed = role { noteSent(now) }
+        stats.posted += 1
         connection.send(scratch)
     }
 

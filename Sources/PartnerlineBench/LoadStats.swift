@@ -15,6 +15,8 @@ final class QueueStats: @unchecked Sendable {
     var connect = QueueStats.makeHistogram()
     var deliveries: UInt64 = 0
     var acks: UInt64 = 0
+    /// Posts sent (acknowledged or not: an IRC paced post has no acknowledgement).
+    var posted: UInt64 = 0
     var errors: UInt64 = 0
     var firstError: String?
 
@@ -59,6 +61,7 @@ final class StatsBoard: @unchecked Sendable {
                 stats.ack = QueueStats.makeHistogram()
                 stats.deliveries = 0
                 stats.acks = 0
+                stats.posted = 0
             }
         }
     }
@@ -81,6 +84,8 @@ public struct LoadTotals: Codable, Sendable {
     public var connect = LoadTotals.makeHistogram()
     public var deliveries: UInt64 = 0
     public var acks: UInt64 = 0
+    /// Posts sent in the window.
+    public var posted: UInt64 = 0
     public var errors: UInt64 = 0
     public var firstError: String?
     /// CPU seconds the load side used over the window (summed over worker processes).
@@ -94,6 +99,7 @@ public struct LoadTotals: Codable, Sendable {
         connect = stats.connect
         deliveries = stats.deliveries
         acks = stats.acks
+        posted = stats.posted
         errors = stats.errors
         firstError = stats.firstError
     }
@@ -106,6 +112,7 @@ public struct LoadTotals: Codable, Sendable {
         connect.add(other.connect)
         deliveries += other.deliveries
         acks += other.acks
+        posted += other.posted
         errors += other.errors
         cpuSeconds += other.cpuSeconds
         if firstError == nil { firstError = other.firstError }
@@ -118,7 +125,7 @@ public struct LoadTotals: Codable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case delivery, ack, connect, deliveries, acks, errors, firstError, cpuSeconds
+        case delivery, ack, connect, deliveries, acks, posted, errors, firstError, cpuSeconds
     }
 
     public init(from decoder: Decoder) throws {
@@ -128,6 +135,7 @@ public struct LoadTotals: Codable, Sendable {
         connect = try container.decode(SparseHistogram.self, forKey: .connect).histogram()
         deliveries = try container.decode(UInt64.self, forKey: .deliveries)
         acks = try container.decode(UInt64.self, forKey: .acks)
+        posted = try container.decode(UInt64.self, forKey: .posted)
         errors = try container.decode(UInt64.self, forKey: .errors)
         firstError = try container.decodeIfPresent(String.self, forKey: .firstError)
         cpuSeconds = try container.decode(Double.self, forKey: .cpuSeconds)
@@ -140,6 +148,7 @@ public struct LoadTotals: Codable, Sendable {
         try container.encode(SparseHistogram(connect), forKey: .connect)
         try container.encode(deliveries, forKey: .deliveries)
         try container.encode(acks, forKey: .acks)
+        try container.encode(posted, forKey: .posted)
         try container.encode(errors, forKey: .errors)
         try container.encodeIfPresent(firstError, forKey: .firstError)
         try container.encode(cpuSeconds, forKey: .cpuSeconds)

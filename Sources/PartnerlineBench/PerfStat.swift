@@ -110,6 +110,9 @@ final class PerfStat: @unchecked Sendable {
     /// Stops perf (SIGINT: it writes its counts) and reads them.
     func finish() throws -> Counts {
         guard !finished else { throw BenchError("--perf-stat: already finished") }
+        // Let perf settle back into its wait after the last acknowledgement: a SIGINT right on
+        // its heels sometimes ended perf without its counts (seen about one run in three).
+        usleep(200_000)
         if process.isRunning { kill(process.processIdentifier, SIGINT) }
         let deadline = Date().addingTimeInterval(20)
         while process.isRunning && Date() < deadline { usleep(20_000) }
@@ -118,7 +121,15 @@ final class PerfStat: @unchecked Sendable {
         guard let text = try? String(contentsOfFile: directory + "/out.csv", encoding: .utf8) else {
             throw BenchError("--perf-stat: perf wrote no counts")
         }
-        return Self.parse(text)
+        let counts = Self.parse(text)
+        // A running server always switches and calls something in a window: all zeros means the
+        // counters never ran, which must not pass for a figure.
+        guard counts.contextSwitches > 0 || counts.syscalls > 0 else {
+            let said = (try? String(contentsOfFile: directory + "/err.txt", encoding: .utf8)) ?? ""
+            let lines = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.prefix(3).joined(separator: " | ")
+            throw BenchError("--perf-stat: perf counted nothing (\(lines); \(said.suffix(300)))")
+        }
+        return counts
     }
 
     /// Ends perf without reading (a failed row).
@@ -157,21 +168,18 @@ final class PerfStat: @unchecked Sendable {
         return counts
     }
 
-    /// The row's perf columns: totals over the window, then each per acknowledged post and per
-    /// delivered line (when the run counted any).
-    static func report(_ counts: Counts, posts: UInt64, lines: UInt64, into row: inout BenchRow) {
+    /// The row's perf columns: totals over the window, then each per post and per delivered line
+    /// (every column always there, 0 when nothing was counted, so rows of a table line up).
+    static func report(_ counts: Counts, posts: UInt64, lines: UInt64, durableRow: Bool = false, into row: inout BenchRow) {
         row.metric("cs", Int(counts.contextSwitches))
         row.metric("syscalls", Int(counts.syscalls))
-        if posts > 0 {
-            let per = Double(posts)
-            row.metric("cs/post", Double(counts.contextSwitches) / per, decimals: 2)
-            row.metric("sys/post", Double(counts.syscalls) / per, decimals: 2)
-            for group in counts.groups { row.metric("\(group.name)/post", Double(group.count) / per, decimals: 2) }
-        }
-        if lines > 0 {
-            let per = Double(lines)
-            row.metric("cs/line", Double(counts.contextSwitches) / per, decimals: 4)
-            row.metric("sys/line", Double(counts.syscalls) / per, decimals: 3)
-        }
+        let perPost = Double(max(posts, 1))
+        row.metric("cs/post", Double(counts.contextSwitches) / perPost, decimals: 2)
+        row.metric("sys/post", Double(counts.syscalls) / perPost, decimals: 2)
+        for group in counts.groups { row.metric("\(group.name)/post", Double(group.count) / perPost, decimals: 2) }
+        guard !durableRow else { return }
+        let perLine = Double(max(lines, 1))
+        row.metric("cs/line", Double(counts.contextSwitches) / perLine, decimals: 4)
+        row.metric("sys/line", Double(counts.syscalls) / perLine, decimals: 3)
     }
 }

@@ -356,7 +356,9 @@ public enum Scenarios {
         row.label("bound", Ruler.bound(serverCPU: serverCPU, benchCPU: benchCPU).rawValue)
         if let note = Ruler.note(serverCPU: serverCPU, benchCPU: benchCPU) { row.notes.append(note) }
         if let perfCounts {
-            PerfStat.report(perfCounts, posts: totals.acks, lines: durable ? 0 : totals.deliveries, into: &row)
+            // Per acknowledged post; an IRC paced post has no acknowledgement, so there per post sent.
+            let posts = totals.acks > 0 ? totals.acks : totals.posted
+            PerfStat.report(perfCounts, posts: posts, lines: totals.deliveries, durableRow: durable, into: &row)
         }
         row.metric("errors", Int(totals.errors))
         if let error = totals.firstError { row.notes.append("first error: \(error)") }

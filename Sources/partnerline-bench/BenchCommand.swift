@@ -99,6 +99,10 @@ struct CommonOptions: ParsableArguments {
             throw ValidationError("--processes: 1...\(BenchSettings.maxProcesses)")
         }
         settings.processes = processes
+        // The workers are this very executable, whatever it is called or wherever it was copied.
+        if let me = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            settings.workerBinary = me
+        }
         settings.perfStat = perfStat
         return settings
     }

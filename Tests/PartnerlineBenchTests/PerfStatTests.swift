@@ -46,7 +46,7 @@ import Testing
         #expect(row.metricValue("cs/line") == 0.045)
         // A durable row delivers nothing: no per-line columns.
         var durable = BenchRow(scenario: "durable")
-        PerfStat.report(PerfStat.parse(Self.sample), posts: 500, lines: 0, into: &durable)
+        PerfStat.report(PerfStat.parse(Self.sample), posts: 500, lines: 0, durableRow: true, into: &durable)
         #expect(durable.metricValue("cs/line") == nil)
         #expect(durable.metricValue("sys/post") == 4.85)
     }
