@@ -5,14 +5,16 @@ import PartnerlineProtocol
 /// encoding again; older events stay in the journal only (the server reads them from there), so
 /// memory does not grow with the length of a room's history.
 public struct RoomState: Sendable {
-    /// Events per room kept in memory unless configured otherwise.
-    public static let defaultHistoryWindow = 1000
+    /// Events per room kept in memory unless configured otherwise: four pages of HISTORY's default
+    /// 50, about 50 KiB a room with 100-byte messages (an EV line and its allocation take ~240
+    /// bytes). Older events are read from the journal.
+    public static let defaultHistoryWindow = 200
 
     public let name: RoomName
     public var topic: String
     /// Accounts that joined and have not parted (JOIN/PART are presence records, not events).
     public internal(set) var members: Set<String> = []
-    /// At least the newest `historyWindow` events (at most twice that, so trimming is amortised):
+    /// At least the newest `historyWindow` events, and a bounded slack more (see `advance`):
     /// the line of seq `windowFirstSeq + i` is at index i, and after `lines` come `deferred`.
     var lines: [[UInt8]] = []
     /// Replayed events whose lines are not encoded yet (the window's newest ones): a replay of a long
@@ -24,6 +26,11 @@ public struct RoomState: Sendable {
     public internal(set) var lastSeq: UInt64 = 0
     public internal(set) var lastTimeMillis: Int64 = 0
     public let historyWindow: Int
+    /// Events held beyond the window before the oldest are dropped: an eighth of the window. A
+    /// trim moves the window's entries down once per `trimSlack` appends (about eight moves per
+    /// event: line references live, `StoredEvent`s of ~110 bytes in replay, some 80 ns an event);
+    /// a slack of the whole window held up to twice the memory.
+    public var trimSlack: Int { max(1, historyWindow / 8) }
 
     public init(name: RoomName, topic: String, historyWindow: Int = RoomState.defaultHistoryWindow) {
         self.name = name
@@ -31,7 +38,7 @@ public struct RoomState: Sendable {
         self.historyWindow = max(1, historyWindow)
     }
 
-    /// Events held in memory now (never more than twice the window).
+    /// Events held in memory now (never more than `historyWindow + trimSlack`).
     public var linesInMemory: Int { lines.count + deferred.count }
 
     /// Appends a replayed event; events must arrive in seq order without gaps. Its line is encoded
@@ -64,8 +71,10 @@ public struct RoomState: Sendable {
     private mutating func advance(seq: UInt64, timeMillis: Int64) {
         lastSeq = seq
         lastTimeMillis = max(lastTimeMillis, timeMillis)
+        // The same rule for replayed and live events, so what a room holds depends only on its
+        // last seq: a checkpoint taken from the live state equals a full replay's (verify).
         let held = lines.count + deferred.count
-        if held >= 2 * historyWindow {
+        if held > historyWindow + trimSlack {
             var drop = held - historyWindow
             let fromLines = min(drop, lines.count)
             lines.removeFirst(fromLines)

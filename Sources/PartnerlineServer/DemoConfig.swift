@@ -86,9 +86,10 @@ journal:
   # A journal starts a new segment file before one would grow past this many bytes (min 4096;
   # a single batch larger than that still goes into one segment).
   segment_max_bytes: 67108864
-  # Newest events per room kept in memory (HISTORY further back reads the journal through a
-  # sparse index), so memory does not grow with the length of history.
-  history_window: 1000
+  # Newest events per room kept in memory, as the encoded EV lines (up to an eighth more between
+  # trims; ~50 KiB a room at 200 with 100-byte messages). HISTORY further back reads the journal
+  # through a sparse index, so memory does not grow with the length of history.
+  history_window: 200
   # Checkpoints: a snapshot of each cluster's folded state is written in the background after this
   # many new records, and of every journal at a clean shutdown (beside its segments, the newest two
   # kept). Start loads the newest valid one and replays only the records after it; a missing,

@@ -73,6 +73,9 @@ public final class Connection: @unchecked Sendable {
 
     public let maxOutboundBytes: Int
 
+    /// Bytes the outbound buffer holds room for, written or not (tests). On `queue`.
+    var outboundCapacity: Int { outbound.capacity }
+
     // MARK: private state (all confined to `queue`)
 
     private enum State { case created, handshaking, open, closing, closed }
@@ -480,7 +483,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Frees the outbound buffer if everything in it has been written: an idle connection then
-    /// keeps no buffer from its last reply (the flush keeps up to 64 KiB for the next one). For
+    /// keeps no buffer from its last reply (the flush keeps up to `keptOutboundCapacity`). For
     /// a periodic sweep, not per flush. On `queue`.
     public func releaseDrainedOutput() {
         assertOnQueue()
@@ -489,10 +492,17 @@ public final class Connection: @unchecked Sendable {
         outboundStart = 0
     }
 
+    /// A drained outbound buffer up to this capacity is kept for the next flush (a few lines:
+    /// most flushes then allocate nothing); a bigger one, grown by a burst, is freed at once.
+    /// (With up to 64 KiB kept, every connection that once took a burst held its high-water mark
+    /// until the next sweep, and under steady traffic the sweep never found it drained: 200
+    /// fan-out members held 2-3 MiB more.)
+    static let keptOutboundCapacity = 4096
+
     private func compactOutbound() {
         if outboundStart == outbound.count {
-            // Drained: drop big buffers so idle connections stay small.
-            outbound.removeAll(keepingCapacity: outbound.capacity <= 64 * 1024)
+            // Drained: keep a small buffer for the next flush, give back what a burst grew.
+            outbound.removeAll(keepingCapacity: outbound.capacity <= Connection.keptOutboundCapacity)
             outboundStart = 0
         } else if outboundStart >= 64 * 1024 && outboundStart * 2 >= outbound.count {
             outbound.removeSubrange(0..<outboundStart)

@@ -163,8 +163,42 @@ struct RoomStateTests {
         var room = RoomState(name: name, topic: "", historyWindow: 3)
         for seq in 1...UInt64(100) {
             room.append(seq: seq, timeMillis: 1, line: Array("EV rural/purchasing \(seq) t a SAY :m\r\n".utf8))
-            #expect(room.linesInMemory <= 6)
+            #expect(room.linesInMemory <= 3 + room.trimSlack)
             #expect(room.lines(in: (seq > 2 ? seq - 2 : 1)...seq) != nil, "the newest three are always in memory")
         }
+    }
+
+    /// Live lines: never more than an eighth beyond the window (the whole window was the slack
+    /// once, up to twice the memory), and the newest `historyWindow` always in memory.
+    @Test func liveLinesStayWithinAnEighthOfTheWindow() throws {
+        var room = RoomState(name: name, topic: "", historyWindow: 80)
+        #expect(room.trimSlack == 10)
+        var most = 0
+        for seq in 1...UInt64(1000) {
+            room.append(seq: seq, timeMillis: 1, line: Array("EV rural/purchasing \(seq) t a SAY :m\r\n".utf8))
+            most = max(most, room.linesInMemory)
+            #expect(room.linesInMemory >= min(Int(seq), 80))
+            #expect(room.lines(in: (seq > 79 ? seq - 79 : 1)...seq) != nil, "the newest 80 are in memory")
+        }
+        #expect(most == 90)
+        #expect(RoomState(name: name, topic: "", historyWindow: 1).trimSlack == 1)
+        #expect(RoomState.defaultHistoryWindow == 200)
+    }
+
+    /// Replayed and live appends keep the same window at every seq: a checkpoint taken from the
+    /// live state must equal a full replay of the journal.
+    @Test func replayAndLiveHoldTheSameWindow() throws {
+        var replayed = RoomState(name: name, topic: "", historyWindow: 10)
+        var live = RoomState(name: name, topic: "", historyWindow: 10)
+        for seq in 1...UInt64(500) {
+            let event = StoredEvent(room: name, seq: seq, timeMillis: Int64(seq) * 1000, actor: "a", kind: "SAY", text: "m\(seq)")
+            try replayed.append(event)
+            live.append(seq: seq, timeMillis: event.timeMillis, line: event.encodedLine())
+            #expect(replayed.linesInMemory == live.linesInMemory, "seq \(seq)")
+            #expect(replayed.windowFirstSeq == live.windowFirstSeq, "seq \(seq)")
+            #expect(replayed.linesInMemory <= 10 + replayed.trimSlack)
+        }
+        replayed.encodeDeferredLines()
+        #expect(replayed.lines(in: replayed.windowFirstSeq...500) == live.lines(in: live.windowFirstSeq...500))
     }
 }

@@ -418,6 +418,37 @@ struct TransportTests {
         init(_ connection: Connection) { self.connection = connection }
     }
 
+    /// A burst grows a connection's outbound buffer; once it is written, the connection keeps
+    /// at most a small buffer for the next flush instead of the burst's high-water mark (a
+    /// thousand connections that each took one burst would otherwise hold it while traffic goes on).
+    @Test func aDrainedBurstGivesItsBufferBack() throws {
+        let certs = try CertFixture()
+        let seen = Locked<[Connection]>([])
+        let server = try EchoServer(tls: try certs.context()) { connection in
+            seen.withLock { $0.append(connection) }
+        }
+        let client = try BlockingLineClient(host: "127.0.0.1", port: server.port, tls: true)
+        try client.send(line: "hello")
+        #expect(try client.readLine() == "hello")
+        let connection = try #require(seen.withLock { $0.first })
+        func capacity() -> Int { connection.queue.sync { connection.outboundCapacity } }
+        // A small reply's buffer is kept for the next one.
+        #expect(eventually { capacity() > 0 })
+        #expect(capacity() <= Connection.keptOutboundCapacity)
+
+        // 30 KB in one queue turn: one buffer of at least that, written in one go.
+        try client.send(line: "BIG 30000")
+        let lines = try client.readLines(untilPrefix: "END ")
+        #expect(lines.last == "END 30000")
+        #expect(eventually { capacity() <= Connection.keptOutboundCapacity }, "\(capacity()) bytes kept after the burst")
+        #expect(Connection.keptOutboundCapacity < 30000)
+
+        try client.send(line: "still here")
+        #expect(try client.readLine() == "still here")
+        client.close()
+        #expect(server.recorder.waitForCloses(count: 1) == [.peerClosed])
+    }
+
     /// The slot's epoll table holds each registered connection strongly (no weak side table per
     /// connection); it must let go when the connection ends, or every connection would leak.
     @Test func aClosedConnectionIsFreed() throws {
