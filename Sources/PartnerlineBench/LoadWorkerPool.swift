@@ -18,7 +18,11 @@ final class LoadWorkerPool: LoadSide, @unchecked Sendable {
     private struct Worker {
         let index: Int
         let process: Process
-        let input: Int32
+        /// The write end of the worker's stdin. Owned by its FileHandle (which closes the fd when
+        /// it goes): close it only through the handle, never with close(2) on its number, or the
+        /// handle closes the number a second time later, when it may belong to another file.
+        let inputHandle: FileHandle
+        var input: Int32 { inputHandle.fileDescriptor }
         let output: LineChannel
     }
 
@@ -52,7 +56,7 @@ final class LoadWorkerPool: LoadSide, @unchecked Sendable {
                 process.standardOutput = stdout
                 process.standardError = FileHandle.standardError
                 try process.run()
-                workers.append(Worker(index: index, process: process, input: stdin.fileHandleForWriting.fileDescriptor,
+                workers.append(Worker(index: index, process: process, inputHandle: stdin.fileHandleForWriting,
                                       output: LineChannel(fd: stdout.fileHandleForReading.fileDescriptor)))
                 // The pipe objects keep their fds open while the handles live; keep them with the worker.
                 pipes.append((stdin, stdout))
@@ -106,7 +110,7 @@ final class LoadWorkerPool: LoadSide, @unchecked Sendable {
     func close() {
         guard !closed else { return }
         closed = true
-        for worker in workers { Glibc.close(worker.input) }
+        for worker in workers { try? worker.inputHandle.close() }
         let deadline = Date().addingTimeInterval(5)
         for worker in workers {
             while worker.process.isRunning && Date() < deadline { usleep(10_000) }

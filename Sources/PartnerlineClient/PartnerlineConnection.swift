@@ -7,8 +7,13 @@ public struct ConnectionError: Error, Sendable, Hashable, CustomStringConvertibl
     public enum Kind: Sendable, Hashable {
         /// DNS or TCP connect failed.
         case connect
-        /// The TLS handshake failed (a certificate refused by its CA or for its name, ...).
+        /// The TLS handshake was refused: a certificate not verified by its CA or not for this
+        /// name, an alert from the server (protocol version, cipher). Final: never retried.
         case tls
+        /// The server went away during the TLS handshake (EOF, connection reset, broken pipe):
+        /// a transport failure like a refused connect (a server restarting, a proxy dropping
+        /// connections), not a refusal. `PartnerlineSession` retries it with its backoff.
+        case handshakeInterrupted
         /// A pinned or known-hosts fingerprint did not match: never retried silently.
         case untrustedServer
         /// Plaintext was asked for, but the address reached is not loopback.
@@ -317,6 +322,8 @@ final class ConnectionCore: ConnectionHandler, @unchecked Sendable {
             switch reason {
             case .handshakeFailed(let text):
                 end = ConnectionError(.tls, "TLS with \(options.hostPort) failed: \(text)")
+            case .handshakeInterrupted(let text):
+                end = ConnectionError(.handshakeInterrupted, "TLS with \(options.hostPort) interrupted: \(text)")
             case .peerClosed:
                 end = ConnectionError(.closed, bye.map { "the server closed the connection: BYE \($0.code) \($0.text)" }
                                       ?? "the server closed the connection", bye: bye)

@@ -219,8 +219,10 @@ public actor PartnerlineSession {
             connection = try await PartnerlineConnection.connect(options)
         } catch {
             switch error.kind {
+            // A refusal (trust, protocol) stays final so a changed certificate is never accepted
+            // by retrying; a server that went away (even mid-handshake) is retried.
             case .untrustedServer, .tls, .plaintextNotLoopback, .encoding: return .fatal(error)
-            case .connect, .timedOut, .closed: return .retry(error)
+            case .connect, .handshakeInterrupted, .timedOut, .closed: return .retry(error)
             }
         }
         do {

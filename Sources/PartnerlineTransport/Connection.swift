@@ -31,7 +31,13 @@ public enum CloseReason: Sendable, Equatable {
     case localClose
     /// Pending output passed maxOutboundBytes.
     case outboundOverflow
+    /// The handshake was refused: a certificate not verified (CA, name), an alert from the peer
+    /// (protocol, cipher), bytes that are not TLS. Trying again would meet the same refusal.
     case handshakeFailed(String)
+    /// The peer went away before the handshake finished: EOF (with or without close_notify),
+    /// a reset, a broken pipe. A transport failure like a refused connect, not a refusal
+    /// (a server restarting, a proxy dropping connections): worth retrying.
+    case handshakeInterrupted(String)
     case ioError(String)
 }
 
@@ -317,8 +323,14 @@ public final class Connection: @unchecked Sendable {
             handshakeWantsWrite = false
         case .wantWrite:
             handshakeWantsWrite = true
-        case .closedCleanly, .closedAbruptly:
-            terminate(.handshakeFailed("peer closed during handshake"))
+        case .closedCleanly:
+            terminate(.handshakeInterrupted("peer closed during the TLS handshake (close_notify) (peer \(peer))"))
+            return
+        case .closedAbruptly:
+            terminate(.handshakeInterrupted("peer closed during the TLS handshake (EOF) (peer \(peer))"))
+            return
+        case .failed(let error) where error.kind == .connectionLost:
+            terminate(.handshakeInterrupted("\(error) (peer \(peer))"))
             return
         case .failed(let error):
             // The text says why a certificate was refused ("hostname mismatch", ...).

@@ -201,13 +201,16 @@ public final class TLSStream {
         case SSL_ERROR_SYSCALL:
             // The socket itself failed. A would-block that OpenSSL did not flag as a retry is
             // still a would-block; errno 0 with an empty queue is EOF (OpenSSL before 3.0, and
-            // a few paths after); everything else is a real error.
+            // a few paths after); a reset or broken pipe is `.failed` of kind `.connectionLost`
+            // (the peer went away, it refused nothing); everything else is a real error.
             switch savedErrno {
             case EAGAIN, EWOULDBLOCK, EINTR:
                 fatal = false   // not an error after all: the socket only had to wait
                 return operation == .write ? .wantWrite : .wantRead
             case 0 where ERR_peek_error() == 0:
                 return .closedAbruptly
+            case let code where TransportError.isConnectionLost(errno: code):
+                return .failed(Self.failure(ssl, operation, savedErrno, kind: .connectionLost))
             default:
                 return .failed(Self.failure(ssl, operation, savedErrno))
             }
@@ -226,11 +229,13 @@ public final class TLSStream {
 
     /// The readable failure: the operation, the drained error queue (or errno when the queue is
     /// empty) and, for a handshake, why the peer's certificate was refused.
-    private static func failure(_ ssl: OpaquePointer, _ operation: Operation, _ savedErrno: Int32) -> TransportError {
-        let error = TransportError.openSSL("\(operation.name)", errnoValue: savedErrno)
+    private static func failure(_ ssl: OpaquePointer, _ operation: Operation, _ savedErrno: Int32,
+                                kind: TransportError.Kind = .other) -> TransportError {
+        let error = TransportError.openSSL("\(operation.name)", errnoValue: savedErrno, kind: kind)
         guard operation == .handshake else { return error }
         let code = SSL_get_verify_result(ssl)
         guard code != X509_V_OK, let text = X509_verify_cert_error_string(code) else { return error }
+        // A refused certificate is a refusal, whatever the socket did afterwards.
         return TransportError(error.description + " (certificate: \(String(cString: text)))")
     }
 }

@@ -62,7 +62,15 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
         case endOfStream
         case timedOut
+        /// The peer reset the connection or the pipe broke (ECONNRESET, EPIPE, ECONNABORTED):
+        /// the transport went away, nobody refused anything. Retrying later may well succeed.
+        case connectionLost
         case other
+    }
+
+    /// The errno values that mean the peer (or something between) dropped the TCP connection.
+    public static func isConnectionLost(errno code: Int32) -> Bool {
+        code == ECONNRESET || code == EPIPE || code == ECONNABORTED
     }
 
     public let description: String
@@ -86,7 +94,7 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
 
     /// Drains this thread's OpenSSL error queue into one message (the single place
     /// where OpenSSL errors become text).
-    static func openSSL(_ what: String, errnoValue: Int32 = 0) -> TransportError {
+    static func openSSL(_ what: String, errnoValue: Int32 = 0, kind: Kind = .other) -> TransportError {
         let queue = drainOpenSSLErrors()
         var text = what
         if !queue.isEmpty {
@@ -94,7 +102,7 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
         } else if errnoValue != 0 {
             text += ": " + errnoText(errnoValue)
         }
-        return TransportError(text)
+        return TransportError(text, kind: kind)
     }
 
     static func drainOpenSSLErrors() -> [String] {

@@ -93,9 +93,9 @@ final class TmuxSession: @unchecked Sendable {
 
 /// A TCP proxy the test can cut: every connection is closed at once, and while `refusing`,
 /// new ones are held unanswered until `resume()` (the client sees the server as gone). Held,
-/// not accepted and closed: a connection closed in the middle of its TLS handshake is a
-/// handshake failure, which the client does not retry, so closing made the test depend on
-/// whether the client's first retry (0.25-0.5 s) came before `resume()` on a loaded machine.
+/// not accepted and closed: a held attempt completes as soon as `resume()` is called, while
+/// closed ones would be retried with a growing backoff (a close mid-handshake is an
+/// interruption the client retries, see HandshakeRetryTests) and slow the test down.
 final class CuttableProxy: @unchecked Sendable {
     private let listener: Int32
     let port: Int
