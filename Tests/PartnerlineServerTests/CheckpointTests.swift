@@ -21,6 +21,15 @@ import Testing
     }
 
     /// Posts `count` messages, an item or two and a read marker, as two members.
+    /// Two runs of 20 posts each, each ended by a clean stop: two checkpoints, the newer with a tail after the older.
+    static func twoCleanRuns(_ dataDir: String) throws {
+        for round in 1...2 {
+            let server = try InProcessServer(config(dataDir))
+            try activity(server, round: round, count: 20, register: round == 1)
+            server.stop()
+        }
+    }
+
     static func activity(_ server: InProcessServer, round: Int, count: Int, register: Bool) throws {
         let a = try server.client()
         try a.login("boston-mind", register: register)
@@ -118,11 +127,7 @@ import Testing
     @Test func aDamagedNewestCheckpointFallsBackToTheOlderOne() throws {
         let dir = TempDir()
         let dataDir = dir.path + "/data"
-        for round in 1...2 {
-            let server = try InProcessServer(Self.config(dataDir))
-            try Self.activity(server, round: round, count: 20, register: round == 1)
-            server.stop()
-        }
+        try Self.twoCleanRuns(dataDir)
         let written = Self.checkpoints(dataDir)
         #expect(written.count == 2)
         // Flip one byte in the middle of the newest.
@@ -140,11 +145,7 @@ import Testing
     @Test func everyCheckpointDamagedMeansAFullReplay() throws {
         let dir = TempDir()
         let dataDir = dir.path + "/data"
-        for round in 1...2 {
-            let server = try InProcessServer(Self.config(dataDir))
-            try Self.activity(server, round: round, count: 20, register: round == 1)
-            server.stop()
-        }
+        try Self.twoCleanRuns(dataDir)
         let written = Self.checkpoints(dataDir)
         // One cut short, one missing its checksum's last byte changed.
         let first = try Data(contentsOf: URL(fileURLWithPath: written[0].path))
